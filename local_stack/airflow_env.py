@@ -1,0 +1,66 @@
+"""The environment a local Airflow needs to run the real DAG against the local stack.
+
+Only Airflow connections and ``ORDER_TRACKING_*`` settings differ from Composer: the DAG file,
+the plugins package and the Spark jobs are the production ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+LOCAL_DIR = REPO / ".local"
+LOCAL_TOKEN = "local-dev-token"  # the local runner's bearer token; not a secret (loopback only)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class LocalStackAddresses:
+    gcs_url: str
+    databricks_port: int
+    warehouse: Path
+
+
+def airflow_env(airflow_home: Path, stack: LocalStackAddresses) -> dict[str, str]:
+    """``os.environ`` plus what Airflow and the DAG need to use the local stack."""
+    google_conn = {"conn_type": "google_cloud_platform", "extra": {"is_anonymous": True, "project": "local"}}
+    databricks_conn = {
+        "conn_type": "databricks",
+        "host": "127.0.0.1",
+        "port": stack.databricks_port,
+        "schema": "http",
+        "password": LOCAL_TOKEN,
+    }
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": "8080",
+            "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": json.dumps(google_conn),
+            "AIRFLOW_CONN_DATABRICKS_DEFAULT": json.dumps(databricks_conn),
+            "STORAGE_EMULATOR_HOST": stack.gcs_url,
+            "ORDER_TRACKING_TABLES_ROOT": str(stack.warehouse),
+            "ORDER_TRACKING_DATABRICKS_POLL_SECONDS": "2",
+            "ORDER_TRACKING_SENSOR_POKE_SECONDS": "5",
+            "ORDER_TRACKING_SENSOR_TIMEOUT_SECONDS": "55",
+            "ORDER_TRACKING_SCHEDULE": "*/1 * * * *",
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+    )
+    return env

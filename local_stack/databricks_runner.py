@@ -1,0 +1,379 @@
+"""A local stand-in for the part of the Databricks Jobs API (2.1/2.2) the Airflow provider uses.
+
+It really executes each submitted ``python_wheel_task``: the entry point of the installed wheel
+package is called in this process on one warm local SparkSession (as a Databricks cluster runs a
+wheel task in its driver), one task at a time. States, errors and run output are reported in the
+shapes Databricks uses, so the provider's operators, hooks and triggers work unchanged.
+
+Endpoints: ``jobs/runs/submit``, ``jobs/runs/get``, ``jobs/runs/get-output``, ``jobs/runs/cancel``,
+plus ``/local/stats`` (cluster starts and API calls, for tests and benchmarks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import sys
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+log = logging.getLogger("local_databricks")
+
+TERMINAL = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
+
+
+class InvalidRequest(ValueError):
+    """The request is one Databricks would refuse with ``INVALID_PARAMETER_VALUE``."""
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class TaskRun:
+    run_id: int
+    task_key: str
+    spec: dict[str, Any]
+    life_cycle_state: str = "PENDING"
+    result_state: str | None = None
+    state_message: str = ""
+    error: str | None = None
+    error_trace: str | None = None
+    start_time: int = 0
+    end_time: int = 0
+
+    def state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "life_cycle_state": self.life_cycle_state,
+            "state_message": self.state_message,
+            "user_cancelled_or_timedout": False,
+        }
+        if self.result_state:
+            state["result_state"] = self.result_state
+        return state
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "task_key": self.task_key,
+            "state": self.state(),
+            "attempt_number": 0,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "python_wheel_task": self.spec.get("python_wheel_task"),
+        }
+
+
+@dataclass
+class Run:
+    run_id: int
+    run_name: str
+    tasks: list[TaskRun]
+    start_time: int = field(default_factory=_now_ms)
+    end_time: int = 0
+    cancel_requested: bool = False
+
+    def state(self) -> dict[str, Any]:
+        states = [task.life_cycle_state for task in self.tasks]
+        if any(state in ("PENDING", "RUNNING") for state in states):
+            life = "RUNNING" if "RUNNING" in states or "TERMINATED" in states else "PENDING"
+            return {"life_cycle_state": life, "state_message": "", "user_cancelled_or_timedout": False}
+        failed = [task for task in self.tasks if task.result_state not in ("SUCCESS", None)]
+        if not failed:
+            return {"life_cycle_state": "TERMINATED", "result_state": "SUCCESS", "state_message": "",
+                    "user_cancelled_or_timedout": False}
+        first = failed[0]
+        result = "CANCELED" if first.result_state == "CANCELED" else "FAILED"
+        message = (
+            f"Task {first.task_key} failed with message: {first.error}. "
+            "This caused all downstream tasks to get skipped."
+            if result == "FAILED" else "Run cancelled."
+        )
+        return {"life_cycle_state": "TERMINATED", "result_state": result, "state_message": message,
+                "user_cancelled_or_timedout": result == "CANCELED"}
+
+
+class LocalDatabricks:
+    """Run bookkeeping and execution; the HTTP layer is :func:`create_app`."""
+
+    def __init__(self, spark_factory: Callable[[], Any], base_url: str = "http://127.0.0.1") -> None:
+        self._spark_factory = spark_factory
+        self._spark: Any = None
+        self._base_url = base_url
+        self._ids = itertools.count(1)
+        self._runs: dict[int, Run] = {}
+        self._task_runs: dict[int, TaskRun] = {}
+        self._tokens: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-cluster")
+        self.cluster_starts = 0
+        self.api_calls: Counter[str] = Counter()
+
+    # --- API operations -------------------------------------------------------------------
+    def submit(self, payload: dict[str, Any]) -> dict[str, Any]:
+        tasks = payload.get("tasks") or []
+        if not tasks:
+            raise InvalidRequest("A run must have at least one task in 'tasks'.")
+        for spec in tasks:
+            if "python_wheel_task" not in spec:
+                raise InvalidRequest(
+                    f"Task {spec.get('task_key')!r}: only python_wheel_task is supported by the local runner."
+                )
+        token = payload.get("idempotency_token")
+        with self._lock:
+            if token and token in self._tokens:
+                return {"run_id": self._tokens[token]}
+            run = Run(
+                run_id=next(self._ids),
+                run_name=payload.get("run_name", "untitled"),
+                tasks=[TaskRun(next(self._ids), spec.get("task_key", "task"), spec) for spec in tasks],
+            )
+            self._runs[run.run_id] = run
+            for task in run.tasks:
+                self._task_runs[task.run_id] = task
+            if token:
+                self._tokens[token] = run.run_id
+            self.cluster_starts += self._clusters_needed(payload)
+        self._executor.submit(self._execute, run)
+        return {"run_id": run.run_id}
+
+    def get(self, run_id: int) -> dict[str, Any]:
+        run = self._runs.get(run_id)
+        if run is None:
+            task = self._task_runs.get(run_id)
+            if task is None:
+                raise KeyError(run_id)
+            return task.describe() | {"run_page_url": self._page(run_id)}
+        return {
+            "job_id": 0,
+            "run_id": run.run_id,
+            "run_name": run.run_name,
+            "run_type": "SUBMIT_RUN",
+            "state": run.state(),
+            "tasks": [task.describe() for task in run.tasks],
+            "start_time": run.start_time,
+            "end_time": run.end_time,
+            "run_page_url": self._page(run.run_id),
+        }
+
+    def get_output(self, run_id: int) -> dict[str, Any]:
+        task = self._task_runs.get(run_id)
+        if task is None:
+            if run_id in self._runs:
+                raise InvalidRequest(
+                    "Retrieving the output of runs with multiple tasks is not supported. "
+                    "Please retrieve the output of each individual task run instead."
+                )
+            raise KeyError(run_id)
+        output: dict[str, Any] = {"metadata": task.describe()}
+        if task.error is not None:
+            output["error"] = task.error
+            output["error_trace"] = task.error_trace
+        return output
+
+    def cancel(self, run_id: int) -> None:
+        run = self._runs.get(run_id)
+        if run is None:
+            raise KeyError(run_id)
+        run.cancel_requested = True
+
+    def stats(self) -> dict[str, Any]:
+        return {"cluster_starts": self.cluster_starts, "api_calls": dict(self.api_calls), "runs": len(self._runs)}
+
+    # --- execution -----------------------------------------------------------------------
+    @staticmethod
+    def _clusters_needed(payload: dict[str, Any]) -> int:
+        """New clusters a submission starts: one per ``new_cluster`` task, one per shared job cluster."""
+        shared = {spec["job_cluster_key"] for spec in payload.get("job_clusters", [])}
+        own = sum(1 for spec in payload.get("tasks", []) if "new_cluster" in spec)
+        return own + len(shared)
+
+    def _page(self, run_id: int) -> str:
+        return f"{self._base_url}/#job/0/run/{run_id}"
+
+    def _session(self) -> Any:
+        if self._spark is None:
+            self._spark = self._spark_factory()
+        return self._spark
+
+    def _execute(self, run: Run) -> None:
+        blocked = False
+        for task in run.tasks:
+            if blocked or run.cancel_requested:
+                task.life_cycle_state = "SKIPPED"
+                task.result_state = "CANCELED" if run.cancel_requested else "UPSTREAM_FAILED"
+                continue
+            task.life_cycle_state, task.start_time = "RUNNING", _now_ms()
+            try:
+                self._session()
+                run_wheel_task(task.spec["python_wheel_task"])
+                task.result_state = "SUCCESS"
+            except BaseException as err:  # noqa: BLE001 - a task failure is data to report, not a crash
+                task.result_state = "FAILED"
+                task.error = f"{type(err).__name__}: {err}"
+                task.error_trace = traceback.format_exc()
+                task.state_message = "Workload failed, see run output for details"
+                log.error("task %s of run %s failed: %s", task.task_key, run.run_id, task.error)
+                blocked = True
+            finally:
+                task.life_cycle_state, task.end_time = "TERMINATED", _now_ms()
+        run.end_time = _now_ms()
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+_argv_lock = threading.Lock()
+
+
+def run_wheel_task(spec: dict[str, Any]) -> None:
+    """Call a wheel's entry point the way Databricks does: ``sys.argv`` = package name + parameters."""
+    package, entry_name = spec["package_name"], spec["entry_point"]
+    try:
+        distribution = metadata.distribution(package)
+    except metadata.PackageNotFoundError as err:
+        raise ModuleNotFoundError(f"wheel package {package!r} is not installed on the cluster") from err
+    matches = [ep for ep in distribution.entry_points if ep.name == entry_name]
+    if not matches:
+        raise LookupError(f"package {package!r} has no entry point {entry_name!r}")
+    function = matches[0].load()
+    with _argv_lock:
+        saved = sys.argv
+        sys.argv = [package, *spec.get("parameters", [])]
+        try:
+            function()
+        except SystemExit as exit_:
+            if exit_.code not in (0, None):
+                raise RuntimeError(f"entry point {entry_name!r} exited with status {exit_.code}") from exit_
+        finally:
+            sys.argv = saved
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    """Databricks GET parameters come as a query string (sync hook) or a JSON body (async hook)."""
+    params: dict[str, Any] = dict(request.query_params)
+    body = await request.body()
+    if body:
+        params.update(json.loads(body))
+    return params
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error_code": code, "message": message}, status_code=status)
+
+
+def create_app(service: LocalDatabricks, token: str | None = None) -> FastAPI:
+    app = FastAPI(title="local databricks jobs api")
+
+    @app.middleware("http")
+    async def count_and_authenticate(request: Request, call_next: Any) -> Any:
+        path = request.url.path
+        if path.startswith("/api/"):
+            service.api_calls[path.split("/jobs/", 1)[-1]] += 1
+            if token and request.headers.get("authorization") != f"Bearer {token}":
+                return _error(401, "UNAUTHENTICATED", "Invalid access token.")
+        return await call_next(request)
+
+    @app.post("/api/{version}/jobs/runs/submit")
+    async def submit(request: Request) -> JSONResponse:
+        try:
+            return JSONResponse(service.submit(await request.json()))
+        except InvalidRequest as err:
+            return _error(400, "INVALID_PARAMETER_VALUE", str(err))
+
+    @app.get("/api/{version}/jobs/runs/get")
+    async def get(request: Request) -> JSONResponse:
+        run_id = int((await _params(request))["run_id"])
+        try:
+            return JSONResponse(service.get(run_id))
+        except KeyError:
+            return _error(400, "INVALID_PARAMETER_VALUE", f"Run {run_id} does not exist.")
+
+    @app.get("/api/{version}/jobs/runs/get-output")
+    async def get_output(request: Request) -> JSONResponse:
+        run_id = int((await _params(request))["run_id"])
+        try:
+            return JSONResponse(service.get_output(run_id))
+        except KeyError:
+            return _error(400, "INVALID_PARAMETER_VALUE", f"Run {run_id} does not exist.")
+        except InvalidRequest as err:
+            return _error(400, "INVALID_PARAMETER_VALUE", str(err))
+
+    @app.post("/api/{version}/jobs/runs/cancel")
+    async def cancel(request: Request) -> JSONResponse:
+        run_id = int((await request.json())["run_id"])
+        try:
+            service.cancel(run_id)
+        except KeyError:
+            return _error(400, "INVALID_PARAMETER_VALUE", f"Run {run_id} does not exist.")
+        return JSONResponse({})
+
+    @app.get("/local/stats")
+    async def stats() -> JSONResponse:
+        return JSONResponse(service.stats())
+
+    return app
+
+
+class RunnerServer:
+    """The runner's HTTP server on 127.0.0.1, in a background thread."""
+
+    def __init__(self, service: LocalDatabricks, port: int, token: str | None = None) -> None:
+        self.service = service
+        self.port = port
+        config = uvicorn.Config(create_app(service, token), host="127.0.0.1", port=port, log_level="warning")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="local-databricks-http", daemon=True)
+
+    def start(self) -> RunnerServer:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"local Databricks runner did not start on port {self.port}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self.service.shutdown()
+
+
+def main() -> None:
+    from local_stack.spark import build_local_spark
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8089)
+    parser.add_argument("--gcs-url", required=True, help="GCS emulator URL, e.g. http://127.0.0.1:9023")
+    parser.add_argument("--warehouse", type=Path, required=True)
+    parser.add_argument("--token", default=None, help="require this bearer token")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    service = LocalDatabricks(lambda: build_local_spark(args.gcs_url, args.warehouse), f"http://127.0.0.1:{args.port}")
+    server = RunnerServer(service, args.port, args.token).start()
+    print(f"local Databricks runner on http://127.0.0.1:{args.port}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""The batch manifest the DAG writes next to each batch, as the Spark jobs read it.
+
+The DAG hands a job one manifest URI instead of a list of object names: Databricks caps a task's
+parameters at about 10,000 bytes, and a manifest written once makes every retry see the same batch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+SUPPORTED_VERSION = 1
+
+
+class ManifestError(ValueError):
+    """The manifest is missing fields or has an unsupported version."""
+
+
+@dataclass(frozen=True)
+class ManifestObject:
+    """One staging object of the batch; ``seq`` orders objects oldest first."""
+
+    seq: int
+    name: str
+    uri: str
+    generation: str | None
+    size: int | None
+    md5_hash: str | None
+    created: str | None
+
+
+@dataclass(frozen=True)
+class BatchManifest:
+    """A batch: the objects to load, when it was cut, and where the jobs report their results."""
+
+    batch_id: str
+    bucket: str
+    created_at: datetime
+    objects: tuple[ManifestObject, ...]
+    stage_result_uri: str
+    merge_result_uri: str
+
+    @property
+    def object_uris(self) -> list[str]:
+        return [obj.uri for obj in self.objects]
+
+    def seq_by_uri(self) -> dict[str, int]:
+        return {obj.uri: obj.seq for obj in self.objects}
+
+
+def parse_manifest(text: str) -> BatchManifest:
+    """Parse a manifest document, failing with a message that names the missing field."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ManifestError(f"manifest is not valid JSON: {err}") from err
+    version = doc.get("version")
+    if version != SUPPORTED_VERSION:
+        raise ManifestError(f"manifest version {version!r} is not supported (expected {SUPPORTED_VERSION})")
+    try:
+        bucket = doc["bucket"]
+        objects = tuple(
+            ManifestObject(
+                seq=index,
+                name=item["name"],
+                uri=f"gs://{bucket}/{item['name']}",
+                generation=item.get("generation"),
+                size=item.get("size"),
+                md5_hash=item.get("md5_hash"),
+                created=item.get("created"),
+            )
+            for index, item in enumerate(doc["objects"], start=1)
+        )
+        return BatchManifest(
+            batch_id=doc["batch_id"],
+            bucket=bucket,
+            created_at=datetime.fromisoformat(doc["created_at"]),
+            objects=objects,
+            stage_result_uri=doc["results"]["stage"],
+            merge_result_uri=doc["results"]["merge"],
+        )
+    except KeyError as err:
+        raise ManifestError(f"manifest lacks the field {err.args[0]!r}") from err
