@@ -36,7 +36,7 @@ log = logging.getLogger("local_databricks")
 TERMINAL = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
 
 
-class InvalidRequest(ValueError):
+class InvalidRequestError(ValueError):
     """The request is one Databricks would refuse with ``INVALID_PARAMETER_VALUE``."""
 
 
@@ -95,17 +95,26 @@ class Run:
             return {"life_cycle_state": life, "state_message": "", "user_cancelled_or_timedout": False}
         failed = [task for task in self.tasks if task.result_state not in ("SUCCESS", None)]
         if not failed:
-            return {"life_cycle_state": "TERMINATED", "result_state": "SUCCESS", "state_message": "",
-                    "user_cancelled_or_timedout": False}
+            return {
+                "life_cycle_state": "TERMINATED",
+                "result_state": "SUCCESS",
+                "state_message": "",
+                "user_cancelled_or_timedout": False,
+            }
         first = failed[0]
         result = "CANCELED" if first.result_state == "CANCELED" else "FAILED"
         message = (
             f"Task {first.task_key} failed with message: {first.error}. "
             "This caused all downstream tasks to get skipped."
-            if result == "FAILED" else "Run cancelled."
+            if result == "FAILED"
+            else "Run cancelled."
         )
-        return {"life_cycle_state": "TERMINATED", "result_state": result, "state_message": message,
-                "user_cancelled_or_timedout": result == "CANCELED"}
+        return {
+            "life_cycle_state": "TERMINATED",
+            "result_state": result,
+            "state_message": message,
+            "user_cancelled_or_timedout": result == "CANCELED",
+        }
 
 
 class LocalDatabricks:
@@ -128,10 +137,10 @@ class LocalDatabricks:
     def submit(self, payload: dict[str, Any]) -> dict[str, Any]:
         tasks = payload.get("tasks") or []
         if not tasks:
-            raise InvalidRequest("A run must have at least one task in 'tasks'.")
+            raise InvalidRequestError("A run must have at least one task in 'tasks'.")
         for spec in tasks:
             if "python_wheel_task" not in spec:
-                raise InvalidRequest(
+                raise InvalidRequestError(
                     f"Task {spec.get('task_key')!r}: only python_wheel_task is supported by the local runner."
                 )
         token = payload.get("idempotency_token")
@@ -175,7 +184,7 @@ class LocalDatabricks:
         task = self._task_runs.get(run_id)
         if task is None:
             if run_id in self._runs:
-                raise InvalidRequest(
+                raise InvalidRequestError(
                     "Retrieving the output of runs with multiple tasks is not supported. "
                     "Please retrieve the output of each individual task run instead."
                 )
@@ -193,7 +202,11 @@ class LocalDatabricks:
         run.cancel_requested = True
 
     def stats(self) -> dict[str, Any]:
-        return {"cluster_starts": self.cluster_starts, "api_calls": dict(self.api_calls), "runs": len(self._runs)}
+        return {
+            "cluster_starts": self.cluster_starts,
+            "api_calls": dict(self.api_calls),
+            "runs": len(self._runs),
+        }
 
     # --- execution -----------------------------------------------------------------------
     @staticmethod
@@ -223,7 +236,7 @@ class LocalDatabricks:
                 self._session()
                 run_wheel_task(task.spec["python_wheel_task"])
                 task.result_state = "SUCCESS"
-            except BaseException as err:  # noqa: BLE001 - a task failure is data to report, not a crash
+            except BaseException as err:  # a task failure is data to report, not a crash
                 task.result_state = "FAILED"
                 task.error = f"{type(err).__name__}: {err}"
                 task.error_trace = traceback.format_exc()
@@ -293,7 +306,7 @@ def create_app(service: LocalDatabricks, token: str | None = None) -> FastAPI:
     async def submit(request: Request) -> JSONResponse:
         try:
             return JSONResponse(service.submit(await request.json()))
-        except InvalidRequest as err:
+        except InvalidRequestError as err:
             return _error(400, "INVALID_PARAMETER_VALUE", str(err))
 
     @app.get("/api/{version}/jobs/runs/get")
@@ -311,7 +324,7 @@ def create_app(service: LocalDatabricks, token: str | None = None) -> FastAPI:
             return JSONResponse(service.get_output(run_id))
         except KeyError:
             return _error(400, "INVALID_PARAMETER_VALUE", f"Run {run_id} does not exist.")
-        except InvalidRequest as err:
+        except InvalidRequestError as err:
             return _error(400, "INVALID_PARAMETER_VALUE", str(err))
 
     @app.post("/api/{version}/jobs/runs/cancel")
@@ -331,12 +344,14 @@ def create_app(service: LocalDatabricks, token: str | None = None) -> FastAPI:
 
 
 class RunnerServer:
-    """The runner's HTTP server on 127.0.0.1, in a background thread."""
+    """The runner's HTTP server on ``host`` (127.0.0.1 by default), in a background thread."""
 
-    def __init__(self, service: LocalDatabricks, port: int, token: str | None = None) -> None:
+    def __init__(
+        self, service: LocalDatabricks, port: int, token: str | None = None, host: str = "127.0.0.1"
+    ) -> None:
         self.service = service
         self.port = port
-        config = uvicorn.Config(create_app(service, token), host="127.0.0.1", port=port, log_level="warning")
+        config = uvicorn.Config(create_app(service, token), host=host, port=port, log_level="warning")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="local-databricks-http", daemon=True)
 
@@ -359,15 +374,18 @@ def main() -> None:
     from local_stack.spark import build_local_spark
 
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (0.0.0.0 in a container)")
     parser.add_argument("--port", type=int, default=8089)
     parser.add_argument("--gcs-url", required=True, help="GCS emulator URL, e.g. http://127.0.0.1:9023")
     parser.add_argument("--warehouse", type=Path, required=True)
     parser.add_argument("--token", default=None, help="require this bearer token")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    service = LocalDatabricks(lambda: build_local_spark(args.gcs_url, args.warehouse), f"http://127.0.0.1:{args.port}")
-    server = RunnerServer(service, args.port, args.token).start()
-    print(f"local Databricks runner on http://127.0.0.1:{args.port}", flush=True)
+    service = LocalDatabricks(
+        lambda: build_local_spark(args.gcs_url, args.warehouse), f"http://127.0.0.1:{args.port}"
+    )
+    server = RunnerServer(service, args.port, args.token, args.host).start()
+    print(f"local Databricks runner on http://{args.host}:{args.port}", flush=True)
     try:
         while True:
             time.sleep(3600)

@@ -1,8 +1,10 @@
-"""Launch ``gcp-storage-emulator`` on 127.0.0.1, with error bodies the Hadoop GCS connector understands.
+"""Launch ``gcp-storage-emulator``, with error bodies the Hadoop GCS connector understands.
 
 The emulator answers a missing object with an empty 404. The Hadoop GCS connector only recognises
 "not found" from a JSON error body (as Cloud Storage sends), so without one every write through the
 connector fails on its parent-folder checks. We add the JSON body; nothing else changes.
+
+It listens on 127.0.0.1 unless ``--host`` says otherwise (0.0.0.0 inside a container).
 """
 
 from __future__ import annotations
@@ -36,17 +38,17 @@ def _close_with_json_error(response: Any) -> None:
     _original_close(response)
 
 
-emulator_server.Response.close = _close_with_json_error  # type: ignore[method-assign]
+emulator_server.Response.close = _close_with_json_error
 
 
 class GcsEmulator:
-    """The emulator serving one bucket on 127.0.0.1:``port`` from memory or from ``data_dir``."""
+    """The emulator serving one bucket on ``host``:``port`` from memory or from ``data_dir``."""
 
-    def __init__(self, port: int, bucket: str, data_dir: Path | None = None) -> None:
+    def __init__(self, port: int, bucket: str, data_dir: Path | None = None, host: str = "127.0.0.1") -> None:
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"http://{host}:{port}"
         self._server = emulator_server.create_server(
-            "127.0.0.1",
+            host,
             port,
             in_memory=data_dir is None,
             default_bucket=bucket,
@@ -71,11 +73,12 @@ class GcsEmulator:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (0.0.0.0 in a container)")
     parser.add_argument("--port", type=int, default=9023)
     parser.add_argument("--bucket", default="tracking_orders")
     parser.add_argument("--data-dir", type=Path, default=None, help="persist objects here (default: memory)")
     args = parser.parse_args()
-    with GcsEmulator(args.port, args.bucket, args.data_dir) as emulator:
+    with GcsEmulator(args.port, args.bucket, args.data_dir, args.host) as emulator:
         print(f"GCS emulator on {emulator.url}, bucket {args.bucket}", flush=True)
         while True:
             time.sleep(3600)

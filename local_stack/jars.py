@@ -36,12 +36,25 @@ class Jar:
 
 # Delta 4.0.x pairs with Spark 4.0.x (Databricks Runtime 17.3 LTS); connector 3.1 is for Hadoop 3.4.
 JARS: tuple[Jar, ...] = (
-    Jar("io.delta", "delta-spark_2.13", "4.0.1",
-        "a1e76860b19fe1e6b205a4ea7a9099a2f9575d39bb71d49b3e679b299d0efb91"),
-    Jar("io.delta", "delta-storage", "4.0.1",
-        "ecc42c5aaa51c423312d9e4e48aa4a12b34740bf2c37de0e8f279277ec3d12e4"),
-    Jar("com.google.cloud.bigdataoss", "gcs-connector", "3.1.9",
-        "c5fcafb3b1671801c9fe61dff16d946729314d495c4e03590b79e52d01d081bb", classifier="shaded"),
+    Jar(
+        "io.delta",
+        "delta-spark_2.13",
+        "4.0.1",
+        "a1e76860b19fe1e6b205a4ea7a9099a2f9575d39bb71d49b3e679b299d0efb91",
+    ),
+    Jar(
+        "io.delta",
+        "delta-storage",
+        "4.0.1",
+        "ecc42c5aaa51c423312d9e4e48aa4a12b34740bf2c37de0e8f279277ec3d12e4",
+    ),
+    Jar(
+        "com.google.cloud.bigdataoss",
+        "gcs-connector",
+        "3.1.9",
+        "c5fcafb3b1671801c9fe61dff16d946729314d495c4e03590b79e52d01d081bb",
+        classifier="shaded",
+    ),
 )
 
 
@@ -66,7 +79,9 @@ def ensure_jars(cache_dir: Path = DEFAULT_CACHE) -> list[Path]:
             actual = _sha256(partial)
             if actual != jar.sha256:
                 partial.unlink()
-                raise RuntimeError(f"{jar.file_name}: SHA-256 {actual} does not match the pinned {jar.sha256}")
+                raise RuntimeError(
+                    f"{jar.file_name}: SHA-256 {actual} does not match the pinned {jar.sha256}"
+                )
             partial.rename(path)
         paths.append(path)
     return paths

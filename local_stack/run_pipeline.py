@@ -29,14 +29,13 @@ STAGING = "staging_zn/"
 
 def ensure_airflow_db(env: dict[str, str]) -> None:
     """Create or upgrade the local metadata database (SQLite under ``.local/airflow``)."""
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL
+    )
 
 
 def upload_inputs(client: Any, inputs: list[Path]) -> list[str]:
-    files = (
-        {path.name: path.read_bytes() for path in inputs} if inputs else sample_objects()
-    )
+    files = {path.name: path.read_bytes() for path in inputs} if inputs else sample_objects()
     bucket = client.bucket(BUCKET)
     for name, data in files.items():
         bucket.blob(STAGING + name).upload_from_string(data, content_type="text/csv")
@@ -48,7 +47,10 @@ def run_dag(env: dict[str, str], log_file: Path) -> tuple[int, str]:
     with log_file.open("w") as log:
         proc = subprocess.run(
             [sys.executable, "-m", "airflow", "dags", "test", DAG_ID],
-            env=env, stdout=log, stderr=subprocess.STDOUT, check=False,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
         )
     text = log_file.read_text(errors="replace")
     run_id = ""
@@ -87,7 +89,9 @@ def summarize(client: Any, warehouse: Path) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--input", type=Path, nargs="*", default=[], help="CSV files to drop instead of samples")
+    parser.add_argument(
+        "--input", type=Path, nargs="*", default=[], help="CSV files to drop instead of samples"
+    )
     args = parser.parse_args()
     started = time.monotonic()
     ensure_jars()
@@ -100,8 +104,9 @@ def main() -> int:
     env = airflow_env(LOCAL_DIR / "airflow", stack)
     ensure_airflow_db(env)
 
-    service = LocalDatabricks(lambda: build_local_spark(stack.gcs_url, warehouse),
-                              f"http://127.0.0.1:{databricks_port}")
+    service = LocalDatabricks(
+        lambda: build_local_spark(stack.gcs_url, warehouse), f"http://127.0.0.1:{databricks_port}"
+    )
     with GcsEmulator(gcs_port, BUCKET):
         runner = RunnerServer(service, databricks_port, LOCAL_TOKEN).start()
         try:

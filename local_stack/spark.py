@@ -24,7 +24,9 @@ def gcs_emulator_conf(emulator_url: str) -> dict[str, str]:
     }
 
 
-def build_local_spark(emulator_url: str, warehouse: Path, app_name: str = "order-tracking-local") -> SparkSession:
+def build_local_spark(
+    emulator_url: str, warehouse: Path, app_name: str = "order-tracking-local"
+) -> SparkSession:
     """Create (or return) the process's SparkSession with Delta Lake and the GCS connector."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     jars = ",".join(str(path) for path in ensure_jars())
@@ -36,7 +38,7 @@ def build_local_spark(emulator_url: str, warehouse: Path, app_name: str = "order
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.warehouse.dir", str(warehouse / "_spark_warehouse"))
-        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.shuffle.partitions", os.environ.get("SPARK_SHUFFLE_PARTITIONS", "4"))
         .config("spark.default.parallelism", "4")
         .config("spark.databricks.delta.snapshotPartitions", "2")
         .config("spark.ui.enabled", "false")
@@ -44,6 +46,7 @@ def build_local_spark(emulator_url: str, warehouse: Path, app_name: str = "order
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "4g"))
+        .config("spark.driver.extraJavaOptions", os.environ.get("SPARK_DRIVER_JAVA_OPTIONS", ""))
     )
     for key, value in gcs_emulator_conf(emulator_url).items():
         builder = builder.config(key, value)

@@ -32,9 +32,7 @@ TARGET_SCHEMA_DDL = ", ".join(
 # Deletion vectors let MERGE mark replaced rows instead of rewriting whole files (Delta >= 3.1).
 TARGET_PROPERTIES = {"delta.enableDeletionVectors": "true"}
 
-NEWER_THAN_TARGET = (
-    "s.event_ts > t.event_ts OR (s.event_ts = t.event_ts AND s.ingested_at > t.ingested_at)"
-)
+NEWER_THAN_TARGET = "s.event_ts > t.event_ts OR (s.event_ts = t.event_ts AND s.ingested_at > t.ingested_at)"
 
 
 @dataclass(frozen=True)
@@ -88,5 +86,10 @@ def main(argv: list[str] | None = None) -> None:
     manifest = parse_manifest(storage.read_text(spark, args.manifest_uri))
     result = run_merge(spark, manifest, args.stage, args.target)
     storage.write_text(spark, manifest.merge_result_uri, result.to_json())
-    log.info("merged batch %s: %d inserted, %d updated, target has %d rows", result.batch_id,
-             result.inserted, result.updated, result.target_rows)
+    log.info(
+        "merged batch %s: %d inserted, %d updated, target has %d rows",
+        result.batch_id,
+        result.inserted,
+        result.updated,
+        result.target_rows,
+    )

@@ -98,9 +98,7 @@ def run_stage_load(spark: SparkSession, manifest: BatchManifest, stage: TableRef
         )
         for obj in manifest.objects
     ]
-    return StageResult(
-        batch_id=manifest.batch_id, rows_staged=sum(loaded_by_uri.values()), objects=outcomes
-    )
+    return StageResult(batch_id=manifest.batch_id, rows_staged=sum(loaded_by_uri.values()), objects=outcomes)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -112,7 +110,6 @@ def main(argv: list[str] | None = None) -> None:
     manifest = parse_manifest(storage.read_text(spark, args.manifest_uri))
     result = run_stage_load(spark, manifest, args.stage)
     storage.write_text(spark, manifest.stage_result_uri, result.to_json())
-    log.info("staged batch %s: %d rows from %d objects", result.batch_id, result.rows_staged,
-             len(result.objects))
-
-
+    log.info(
+        "staged batch %s: %d rows from %d objects", result.batch_id, result.rows_staged, len(result.objects)
+    )

@@ -15,7 +15,7 @@ def _path_and_fs(spark: SparkSession, uri: str) -> tuple[Any, Any]:
     jvm = spark.sparkContext._jvm
     assert jvm is not None, "a JVM-backed SparkSession is required"
     path = jvm.org.apache.hadoop.fs.Path(uri)
-    return path, path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+    return path, path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
 
 
 def read_text(spark: SparkSession, uri: str) -> str:

@@ -39,7 +39,9 @@ class PipelineConfig:
     tables_root: str = ""  # empty: catalog tables on Databricks; a folder: path tables (local)
     gcp_conn_id: str = "google_cloud_default"
     databricks_conn_id: str = "databricks_default"
-    wheel_uri: str = "/Volumes/main/order_tracking/artifacts/order_tracking_spark_tasks-0.1.0-py3-none-any.whl"
+    wheel_uri: str = (
+        "/Volumes/main/order_tracking/artifacts/order_tracking_spark_tasks-0.1.0-py3-none-any.whl"
+    )
     cluster_spec: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_CLUSTER_SPEC))
     schedule: str = "@hourly"  # a cron expression or preset; "none" for manual/triggered runs only
     max_objects_per_run: int = 500

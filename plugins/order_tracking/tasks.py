@@ -13,9 +13,9 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.exceptions import AirflowSkipException
 from airflow.providers.google.cloud.hooks.gcs import GCSHook
 from airflow.sdk import task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from order_tracking.archive import move_groups
 from order_tracking.batch import (

@@ -1,0 +1,46 @@
+# Order-tracking incremental load: the two commands a new user needs are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint unit up drop jars venv constraints clean
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	@command -v java >/dev/null || { echo "Java 17+ is required for Spark (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==25.3"
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+venv: $(STAMP)
+
+jars: venv  ## fetch and cache Delta Lake and GCS connector jars in .cache/jars
+	$(PY) -m local_stack.jars
+
+run: venv jars  ## one DAG run end to end on the local stack (INPUT="a.csv b.csv" to drop your own files)
+	$(PY) -m local_stack.run_pipeline $(if $(INPUT),--input $(INPUT))
+
+test: venv jars lint  ## the whole test suite (lint, type checks, unit, Spark + Delta, end to end)
+	$(PY) -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+up: venv jars  ## long-running mode: Airflow UI on http://127.0.0.1:8080 against the local stack
+	$(PY) -m local_stack.stack
+
+drop: venv  ## upload FILES="a.csv b.csv" to the running long-running stack's staging prefix
+	$(PY) -m local_stack.drop $(FILES)
+
+constraints: venv  ## re-freeze the tested set after changing a pin
+	{ echo "# The tested set: install with  pip install -r requirements.txt -r requirements-dev.txt -c constraints.txt"; \
+	  echo "# Regenerate with  make constraints  after changing a pin."; \
+	  $(PY) -m pip freeze --exclude-editable; } > constraints.txt
+
+clean:  ## forget local state (tables, Airflow DB, emulator data); keeps the venv and jar cache
+	rm -rf .local

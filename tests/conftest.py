@@ -1,0 +1,116 @@
+"""Shared fixtures: one GCS emulator, one SparkSession and one local Databricks runner per test run.
+
+Airflow reads its configuration when first imported, so the test Airflow home is set up here, at
+import time, before any test module imports Airflow.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="order-tracking-airflow-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+)
+# Short-lived test JVM: C1-only JIT and few shuffle partitions start tiny jobs faster on 2 cores.
+os.environ.setdefault("SPARK_DRIVER_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+os.environ.setdefault("SPARK_SHUFFLE_PARTITIONS", "2")
+
+from local_stack.airflow_env import LOCAL_TOKEN, LocalStackAddresses, airflow_env, free_port  # noqa: E402
+from local_stack.databricks_runner import LocalDatabricks, RunnerServer  # noqa: E402
+from local_stack.gcs_emulator import GcsEmulator, emulator_client  # noqa: E402
+
+BUCKET = "tracking_orders"
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator() -> Iterator[GcsEmulator]:
+    with GcsEmulator(free_port(), BUCKET) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="session")
+def gcs(gcs_emulator: GcsEmulator) -> Any:
+    """A google-cloud-storage client on the emulator."""
+    return emulator_client(gcs_emulator.url)
+
+
+@pytest.fixture
+def bucket(gcs: Any) -> Iterator[Any]:
+    """The emulator's bucket, emptied after each test so tests do not see each other's objects."""
+    bucket = gcs.bucket(BUCKET)
+    yield bucket
+    for blob in list(gcs.list_blobs(BUCKET)):
+        blob.delete()
+
+
+@pytest.fixture(scope="session")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("warehouse")
+
+
+@pytest.fixture(scope="session")
+def spark(gcs_emulator: GcsEmulator, warehouse: Path) -> Iterator[Any]:
+    """The one SparkSession (Delta Lake + gs:// on the emulator) of the whole test run."""
+    from local_stack.spark import build_local_spark
+
+    session = build_local_spark(gcs_emulator.url, warehouse, app_name="order-tracking-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def databricks(spark: Any) -> Iterator[RunnerServer]:
+    """The local Databricks runner, executing tasks on the shared SparkSession."""
+    port = free_port()
+    server = RunnerServer(LocalDatabricks(lambda: spark, f"http://127.0.0.1:{port}"), port, LOCAL_TOKEN)
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def airflow_local_env(gcs_emulator: GcsEmulator, databricks: RunnerServer, warehouse: Path) -> dict[str, str]:
+    """Environment of a local Airflow wired to the test stack, with its metadata DB migrated."""
+    env = airflow_env(_AIRFLOW_HOME, LocalStackAddresses(gcs_emulator.url, databricks.port, warehouse))
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL
+    )
+    return env
+
+
+@pytest.fixture
+def put_batch(bucket: Any) -> Any:
+    """Upload CSV objects and their manifest to the emulator, as the DAG would; return the manifest URI."""
+    from datetime import UTC, datetime
+
+    from order_tracking.batch import MANIFEST_NAME, StagedObject, batch_dir, build_manifest, manifest_json
+
+    def put(batch_id: str, files: dict[str, str], created_at: datetime | None = None) -> str:
+        objects = []
+        for name, text in files.items():
+            blob = bucket.blob(f"staging_zn/{name}")
+            blob.upload_from_string(text.encode("utf-8"), content_type="text/csv")
+            objects.append(StagedObject(blob.name, None, len(text), None, None))
+        created = created_at or datetime.now(UTC)
+        manifest = build_manifest(batch_id, BUCKET, "_batches/", objects, created)
+        name = batch_dir("_batches/", batch_id) + MANIFEST_NAME
+        bucket.blob(name).upload_from_string(manifest_json(manifest))
+        return f"gs://{BUCKET}/{name}"
+
+    return put

@@ -1,0 +1,106 @@
+"""DAG integrity: it imports cleanly, has the promised shape, and parsing it is cheap and I/O-free."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
+from airflow.providers.google.cloud.sensors.gcs import GCSObjectsWithPrefixExistenceSensor
+from airflow.providers.google.cloud.transfers.gcs_to_gcs import GCSToGCSOperator
+
+REPO = Path(__file__).resolve().parents[2]
+DAG_FILE = REPO / "dags" / "order_tracking_incremental_load.py"
+DAG_ID = "order_tracking_incremental_load"
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> DagBag:
+    return DagBag(dag_folder=str(REPO / "dags"))
+
+
+@pytest.fixture(scope="module")
+def dag(dagbag: DagBag) -> Any:
+    return dagbag.dags[DAG_ID]
+
+
+def test_no_import_errors(dagbag: DagBag) -> None:
+    assert dagbag.import_errors == {}
+    assert DAG_ID in dagbag.dags
+
+
+def test_task_graph_is_the_pipeline(dag: Any) -> None:
+    upstream = {task.task_id: sorted(task.upstream_task_ids) for task in dag.tasks}
+    assert upstream == {
+        "wait_for_objects": [],
+        "cut_batch": ["wait_for_objects"],
+        "stage_load": ["cut_batch"],
+        "merge": ["stage_load"],
+        "plan_moves": ["cut_batch", "merge"],
+        "move_objects": ["plan_moves"],
+        "report": ["cut_batch", "move_objects"],
+    }
+
+
+def test_sensor_watches_the_staging_prefix_deferrably(dag: Any) -> None:
+    sensor = dag.get_task("wait_for_objects")
+    assert isinstance(sensor, GCSObjectsWithPrefixExistenceSensor)
+    assert (sensor.bucket, sensor.prefix) == ("tracking_orders", "staging_zn/")
+    assert sensor.deferrable is True
+    assert sensor.soft_fail is True
+
+
+@pytest.mark.parametrize("task_id", ["stage_load", "merge"])
+def test_spark_steps_are_databricks_wheel_runs(dag: Any, task_id: str) -> None:
+    operator = dag.get_task(task_id)
+    assert isinstance(operator, DatabricksSubmitRunOperator)
+    assert operator.json is not None
+    (task,) = operator.json["tasks"]
+    assert task["python_wheel_task"]["entry_point"] == task_id
+    assert "cut_batch" in " ".join(task["python_wheel_task"]["parameters"])  # the manifest from XCom
+    assert task["new_cluster"]["spark_version"].startswith("17.3.x")
+
+
+def test_moves_are_exact_name_moves(dag: Any) -> None:
+    moves = dag.get_task("move_objects")
+    assert moves.operator_class is GCSToGCSOperator or moves.operator_class.__name__ == "GCSToGCSOperator"
+    kwargs = moves.partial_kwargs
+    assert kwargs["move_object"] is True
+    assert kwargs["exact_match"] is True
+    assert kwargs["source_bucket"] == kwargs["destination_bucket"] == "tracking_orders"
+
+
+def test_every_task_retries_with_a_timeout(dag: Any) -> None:
+    for task in dag.tasks:
+        assert task.retries >= 1, task.task_id
+        assert task.execution_timeout is not None, task.task_id
+    assert dag.max_active_runs == 1
+    assert dag.catchup is False
+
+
+def test_parsing_does_no_io_and_imports_nothing_heavy() -> None:
+    """Parse the DAG file in a fresh interpreter with sockets and Variable reads forbidden."""
+    probe = textwrap.dedent(
+        f"""
+        import socket, sys
+        def _refuse(*args, **kwargs):
+            raise AssertionError("network I/O while parsing the DAG file")
+        socket.socket.connect = _refuse
+        socket.create_connection = _refuse
+        from airflow.sdk import Variable
+        Variable.get = staticmethod(_refuse)
+        sys.path.insert(0, {str(REPO / "plugins")!r})
+        import runpy
+        runpy.run_path({str(DAG_FILE)!r})
+        heavy = sorted(m for m in ("pyspark", "delta", "pandas") if m in sys.modules)
+        print("HEAVY=" + ",".join(heavy))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "HEAVY=\n" in done.stdout, done.stdout

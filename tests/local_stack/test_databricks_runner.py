@@ -1,0 +1,96 @@
+"""The local runner speaks the Jobs API the way the Databricks provider's hook expects."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from airflow.providers.databricks.hooks.databricks import DatabricksHook, RunState
+
+from local_stack.airflow_env import LOCAL_TOKEN
+from local_stack.databricks_runner import RunnerServer
+from order_tracking.databricks_jobs import WHEEL_PACKAGE
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture
+def hook(databricks: RunnerServer, monkeypatch: pytest.MonkeyPatch) -> DatabricksHook:
+    conn = {
+        "conn_type": "databricks",
+        "host": "127.0.0.1",
+        "port": databricks.port,
+        "schema": "http",
+        "password": LOCAL_TOKEN,
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_LOCAL_RUNNER", json.dumps(conn))
+    return DatabricksHook("local_runner", retry_limit=1, retry_delay=0.1)
+
+
+def _wheel_run(entry_point: str, *parameters: str, **extra: Any) -> dict[str, Any]:
+    task = {
+        "task_key": entry_point,
+        "new_cluster": {"spark_version": "17.3.x-scala2.13"},
+        "python_wheel_task": {
+            "package_name": WHEEL_PACKAGE,
+            "entry_point": entry_point,
+            "parameters": list(parameters),
+        },
+    }
+    return {"run_name": "test", "tasks": [task], **extra}
+
+
+def _wait(hook: DatabricksHook, run_id: int, seconds: float = 120) -> RunState:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        state = hook.get_run_state(run_id)
+        if state.is_terminal:
+            return state
+        time.sleep(0.2)
+    raise AssertionError(f"run {run_id} did not finish in {seconds}s")
+
+
+def test_a_failing_task_reports_its_error_like_databricks(hook: DatabricksHook) -> None:
+    missing = "gs://tracking_orders/_batches/missing/manifest.json"
+    run_id = hook.submit_run(_wheel_run("merge", "--manifest", missing))
+    state = _wait(hook, run_id)
+    assert (state.life_cycle_state, state.result_state) == ("TERMINATED", "FAILED")
+    assert "Task merge failed" in state.state_message
+    task_run = hook.get_run(run_id)["tasks"][0]
+    output = hook.get_run_output(task_run["run_id"])
+    assert "missing/manifest.json" in output["error"]
+    assert "Traceback" in output["error_trace"]
+
+
+def test_an_unknown_entry_point_fails_the_run(hook: DatabricksHook) -> None:
+    run_id = hook.submit_run(_wheel_run("no_such_job"))
+    assert _wait(hook, run_id).result_state == "FAILED"
+    task_run = hook.get_run(run_id)["tasks"][0]
+    assert "has no entry point 'no_such_job'" in hook.get_run_output(task_run["run_id"])["error"]
+
+
+def test_an_idempotency_token_never_starts_a_second_run(hook: DatabricksHook) -> None:
+    payload = _wheel_run("no_such_job", idempotency_token="run-42-stage")
+    first, second = hook.submit_run(payload), hook.submit_run(payload)
+    assert first == second
+    _wait(hook, first)
+
+
+def test_a_submission_without_tasks_is_rejected(hook: DatabricksHook) -> None:
+    with pytest.raises(Exception, match=r"INVALID_PARAMETER_VALUE|at least one task"):
+        hook.submit_run({"run_name": "empty", "tasks": []})
+
+
+def test_a_wrong_token_is_refused(databricks: RunnerServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = {
+        "conn_type": "databricks",
+        "host": "127.0.0.1",
+        "port": databricks.port,
+        "schema": "http",
+        "password": "wrong",
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_BAD_TOKEN", json.dumps(conn))
+    with pytest.raises(Exception, match=r"401|UNAUTHENTICATED|Invalid access token"):
+        DatabricksHook("bad_token", retry_limit=1, retry_delay=0.1).submit_run(_wheel_run("merge"))

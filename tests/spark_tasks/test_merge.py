@@ -1,0 +1,95 @@
+"""Merge job on real Spark + Delta: latest event wins, no roll-back, reruns change nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spark_tasks import merge, stage_load
+
+pytestmark = pytest.mark.spark
+
+HEADER = "tracking_num,order_id,carrier,status,event_ts,location,estimated_delivery_date\n"
+
+
+def _load(manifest_uri: str, root: Path) -> None:
+    args = ["--manifest", manifest_uri, "--tables-root", str(root)]
+    stage_load.main(args)
+    merge.main(args)
+
+
+def _target(spark: Any, root: Path) -> dict[str, tuple[str, str]]:
+    rows = spark.read.format("delta").load(str(root / "target_zn_new")).collect()
+    return {r.tracking_num: (r.status, r.batch_id) for r in rows}
+
+
+def test_duplicate_keys_in_a_batch_keep_the_latest_event(spark: Any, put_batch: Any, tmp_path: Path) -> None:
+    _load(
+        put_batch(
+            "b1",
+            {
+                "a.csv": HEADER
+                + "T1,O1,UPS,IN_TRANSIT,2026-11-26T08:00:00Z,,\n"
+                + "T1,O1,UPS,DELIVERED,2026-11-26T12:00:00Z,,\n"
+                + "T1,O1,UPS,OUT_FOR_DELIVERY,2026-11-26T10:00:00Z,,\n"
+            },
+        ),
+        tmp_path,
+    )
+    assert _target(spark, tmp_path) == {"T1": ("DELIVERED", "b1")}
+
+
+def test_an_older_file_never_rolls_a_parcel_back(spark: Any, put_batch: Any, tmp_path: Path) -> None:
+    _load(put_batch("new", {"n.csv": HEADER + "T1,O1,UPS,DELIVERED,2026-11-26T12:00:00Z,,\n"}), tmp_path)
+    _load(
+        put_batch(
+            "old",
+            {
+                "o.csv": HEADER
+                + "T1,O1,UPS,IN_TRANSIT,2026-11-26T08:00:00Z,,\n"
+                + "T2,O2,UPS,IN_TRANSIT,2026-11-26T08:00:00Z,,\n"
+            },
+        ),
+        tmp_path,
+    )
+    assert _target(spark, tmp_path) == {"T1": ("DELIVERED", "new"), "T2": ("IN_TRANSIT", "old")}
+
+
+def test_an_exact_tie_goes_to_the_later_batch(spark: Any, put_batch: Any, tmp_path: Path) -> None:
+    row = "T1,O1,UPS,{status},2026-11-26T12:00:00Z,,\n"
+    _load(
+        put_batch(
+            "first",
+            {"x.csv": HEADER + row.format(status="IN_TRANSIT")},
+            datetime(2026, 11, 26, 13, tzinfo=UTC),
+        ),
+        tmp_path,
+    )
+    _load(
+        put_batch(
+            "second",
+            {"y.csv": HEADER + row.format(status="EXCEPTION")},
+            datetime(2026, 11, 26, 14, tzinfo=UTC),
+        ),
+        tmp_path,
+    )
+    assert _target(spark, tmp_path) == {"T1": ("EXCEPTION", "second")}
+
+
+def test_rerunning_a_merged_batch_changes_nothing(spark: Any, put_batch: Any, tmp_path: Path) -> None:
+    uri = put_batch(
+        "b1",
+        {
+            "a.csv": HEADER
+            + "T1,O1,UPS,DELIVERED,2026-11-26T12:00:00Z,,\n"
+            + "T2,O2,UPS,IN_TRANSIT,2026-11-26T08:00:00Z,,\n"
+        },
+    )
+    _load(uri, tmp_path)
+    before = sorted(spark.read.format("delta").load(str(tmp_path / "target_zn_new")).collect())
+    merge.main(["--manifest", uri, "--tables-root", str(tmp_path)])
+    after = sorted(spark.read.format("delta").load(str(tmp_path / "target_zn_new")).collect())
+    assert after == before
