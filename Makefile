@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint unit up drop jars venv constraints clean
+.PHONY: run test lint up drop tables jars venv constraints clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is required for Spark (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -33,6 +33,9 @@ lint: venv
 
 up: venv jars  ## long-running mode: Airflow UI on http://127.0.0.1:8080 against the local stack
 	$(PY) -m local_stack.stack
+
+tables: venv jars  ## print the local Delta tables (counts, history, a few rows)
+	$(PY) -m local_stack.show_tables
 
 drop: venv  ## upload FILES="a.csv b.csv" to the running long-running stack's staging prefix
 	$(PY) -m local_stack.drop $(FILES)

@@ -10,6 +10,7 @@ It listens on 127.0.0.1 unless ``--host`` says otherwise (0.0.0.0 inside a conta
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from http import HTTPStatus
 from pathlib import Path
@@ -17,6 +18,9 @@ from types import TracebackType
 from typing import Any
 
 from gcp_storage_emulator import server as emulator_server
+
+# The emulator logs every request at INFO; keep it to warnings.
+logging.getLogger("gcp_storage_emulator").setLevel(logging.WARNING)
 
 _ERROR_REASONS = {404: "notFound", 409: "conflict", 412: "conditionNotMet", 400: "invalid"}
 _original_close = emulator_server.Response.close

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from local_stack.jars import ensure_jars
+
+logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 def gcs_emulator_conf(emulator_url: str) -> dict[str, str]:

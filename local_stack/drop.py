@@ -1,0 +1,24 @@
+"""``make drop FILES="a.csv b.csv"``: upload files to the staging prefix of the running local stack."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from local_stack.gcs_emulator import emulator_client
+from local_stack.stack import BUCKET, GCS_PORT
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("files", type=Path, nargs="+")
+    parser.add_argument("--prefix", default="staging_zn/")
+    args = parser.parse_args()
+    bucket = emulator_client(f"http://127.0.0.1:{GCS_PORT}").bucket(BUCKET)
+    for path in args.files:
+        bucket.blob(args.prefix + path.name).upload_from_string(path.read_bytes(), content_type="text/csv")
+        print(f"gs://{BUCKET}/{args.prefix}{path.name}")
+
+
+if __name__ == "__main__":
+    main()
