@@ -27,6 +27,7 @@ class ManifestObject:
     generation: str | None
     size: int | None
     md5_hash: str | None
+    crc32c: str | None
     created: str | None
 
 
@@ -68,6 +69,7 @@ def parse_manifest(text: str) -> BatchManifest:
                 generation=item.get("generation"),
                 size=item.get("size"),
                 md5_hash=item.get("md5_hash"),
+                crc32c=item.get("crc32c"),
                 created=item.get("created"),
             )
             for index, item in enumerate(doc["objects"], start=1)

@@ -1,8 +1,9 @@
 """Merge job: upsert one staged batch into the target table, keyed on ``tracking_num``.
 
-The batch is first reduced to one row per key (so duplicate keys never fail the MERGE), and a
-matched target row is only replaced by a strictly newer event (or an equal event from a later
-batch): an older file can never roll a parcel back, and re-running a merged batch changes nothing.
+The batch is first reduced to one row per key (duplicate keys never fail the MERGE), and a matched
+target row is only replaced by a strictly newer event, or an equal event from a later batch: an
+older file never rolls a parcel back. The MERGE commit is tagged with the batch id; a re-run finds
+that commit and does not merge again, so the target and the counts are those of one clean run.
 """
 
 from __future__ import annotations
@@ -12,69 +13,178 @@ import logging
 import sys
 from dataclasses import asdict, dataclass
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from spark_tasks import lineage, storage
-from spark_tasks.cli import parse_job_args
-from spark_tasks.contract import KEY_COLUMN, TYPED_SCHEMA
+from spark_tasks.cli import JobArgs, parse_job_args
+from spark_tasks.contract import KEY_COLUMN
 from spark_tasks.manifest import BatchManifest, parse_manifest
+from spark_tasks.schemas import AUDIT_DDL, TARGET_DDL, TARGET_PROPERTIES
 from spark_tasks.tables import TableRef
 from spark_tasks.transforms import latest_per_key
 
 log = logging.getLogger(__name__)
 
-TARGET_COLUMNS = [field.name for field in TYPED_SCHEMA.fields] + list(lineage.TARGET_LINEAGE_COLUMNS)
-TARGET_SCHEMA_DDL = ", ".join(
-    [f"{field.name} {field.dataType.simpleString()}" for field in TYPED_SCHEMA.fields]
-    + [f"{lineage.SOURCE_OBJECT} string", f"{lineage.BATCH_ID} string", f"{lineage.INGESTED_AT} timestamp"]
-)
-# Deletion vectors let MERGE mark replaced rows instead of rewriting whole files (Delta >= 3.1).
-TARGET_PROPERTIES = {"delta.enableDeletionVectors": "true"}
-
 NEWER_THAN_TARGET = "s.event_ts > t.event_ts OR (s.event_ts = t.event_ts AND s.ingested_at > t.ingested_at)"
+COMMIT_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+HISTORY_DEPTH = 500  # commits searched for an earlier attempt's MERGE of the same batch
+
+
+class ReconciliationError(RuntimeError):
+    """Counts that must add up did not: the batch is not trusted."""
 
 
 @dataclass(frozen=True)
 class MergeResult:
     batch_id: str
-    rows_in_batch: int
+    rows_loaded: int
     keys_in_batch: int
+    superseded_in_batch: int
     inserted: int
     updated: int
+    stale_skipped: int
     target_rows: int
+    target_version: int
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
 
-def run_merge(spark: SparkSession, manifest: BatchManifest, stage: TableRef, target: TableRef) -> MergeResult:
-    """Merge the staged rows of one batch into the target."""
-    target.create_if_missing(spark, TARGET_SCHEMA_DDL, TARGET_PROPERTIES)
-    batch_rows = stage.read(spark).where(F.col(lineage.BATCH_ID) == manifest.batch_id)
-    latest = latest_per_key(batch_rows).select(*TARGET_COLUMNS).cache()
+def merge_marker(batch_id: str) -> str:
+    return f"order_tracking.merge:{batch_id}"
+
+
+def find_merge_commit(spark: SparkSession, target: TableRef, batch_id: str) -> Row | None:
+    """The target commit that merged ``batch_id``, if an earlier attempt already made it."""
+    history = target.delta_table(spark).history(HISTORY_DEPTH)
+    found = history.where(F.col("userMetadata") == merge_marker(batch_id)).select(
+        "version", "operationMetrics"
+    )
+    rows = found.collect()
+    return rows[0] if rows else None
+
+
+def count_stale(latest: DataFrame, target_before: DataFrame) -> int:
+    """Batch rows whose key the target already holds with an equal-or-newer event."""
+    joined = latest.alias("s").join(target_before.alias("t"), KEY_COLUMN)
+    return joined.where(f"NOT ({NEWER_THAN_TARGET})").count()
+
+
+def _execute_merge(spark: SparkSession, target: TableRef, latest: DataFrame, batch_id: str) -> None:
+    builder = (
+        target.delta_table(spark)
+        .alias("t")
+        .merge(latest.alias("s"), f"t.{KEY_COLUMN} = s.{KEY_COLUMN}")
+        .whenMatchedUpdateAll(condition=NEWER_THAN_TARGET)
+        .whenNotMatchedInsertAll()
+    )
+    if set(latest.columns) - set(target.read(spark).columns):
+        builder = builder.withSchemaEvolution()  # columns added under the 'add' schema policy
+    spark.conf.set(COMMIT_METADATA_CONF, merge_marker(batch_id))
     try:
-        rows_in_batch = batch_rows.count()
-        keys_in_batch = latest.count()
-        (
-            target.delta_table(spark)
-            .alias("t")
-            .merge(latest.alias("s"), f"t.{KEY_COLUMN} = s.{KEY_COLUMN}")
-            .whenMatchedUpdateAll(condition=NEWER_THAN_TARGET)
-            .whenNotMatchedInsertAll()
-            .execute()
-        )
+        builder.execute()
+    finally:
+        spark.conf.unset(COMMIT_METADATA_CONF)
+
+
+def run_merge(spark: SparkSession, manifest: BatchManifest, args: JobArgs) -> MergeResult:
+    """Merge the staged rows of one batch into the target (at most once) and audit the counts."""
+    target, batch_id = args.target, manifest.batch_id
+    target.create_if_missing(spark, TARGET_DDL, TARGET_PROPERTIES)
+    args.audit.create_if_missing(spark, AUDIT_DDL, {})
+    batch_rows = args.stage.read(spark).where(F.col(lineage.BATCH_ID) == batch_id)
+    columns = [c for c in batch_rows.columns if c not in (lineage.OBJECT_SEQ, lineage.RECORD_INDEX)]
+    latest = latest_per_key(batch_rows).select(*columns).cache()
+    try:
+        rows_loaded, keys = batch_rows.count(), latest.count()
+        commit = find_merge_commit(spark, target, batch_id)
+        if commit is None:
+            _execute_merge(spark, target, latest, batch_id)
+            commit = find_merge_commit(spark, target, batch_id)
+        if commit is None:  # Delta wrote no commit: nothing changed
+            version = int(target.delta_table(spark).history(1).collect()[0]["version"])
+            metrics: dict[str, str] = {}
+            stale = count_stale(latest, target.read(spark, version))
+        else:
+            version, metrics = int(commit["version"]), commit["operationMetrics"] or {}
+            stale = count_stale(latest, target.read(spark, version - 1))
     finally:
         latest.unpersist()
-    metrics = target.delta_table(spark).history(1).select("operationMetrics").collect()[0][0] or {}
-    return MergeResult(
-        batch_id=manifest.batch_id,
-        rows_in_batch=rows_in_batch,
-        keys_in_batch=keys_in_batch,
+    result = MergeResult(
+        batch_id=batch_id,
+        rows_loaded=rows_loaded,
+        keys_in_batch=keys,
+        superseded_in_batch=rows_loaded - keys,
         inserted=int(metrics.get("numTargetRowsInserted", 0)),
         updated=int(metrics.get("numTargetRowsUpdated", 0)),
-        target_rows=target.read(spark).count(),
+        stale_skipped=stale,
+        target_rows=target.read(spark, version).count(),
+        target_version=version,
     )
+    reconcile(result, spark, args)
+    write_audit(spark, args, result)
+    return result
+
+
+def reconcile(result: MergeResult, spark: SparkSession, args: JobArgs) -> None:
+    """inserts + updates + stale + superseded = rows loaded, and the ledger agrees with the stage table."""
+    accounted = result.inserted + result.updated + result.stale_skipped + result.superseded_in_batch
+    if accounted != result.rows_loaded:
+        raise ReconciliationError(
+            f"batch {result.batch_id}: inserted {result.inserted} + updated {result.updated} + stale "
+            f"{result.stale_skipped} + superseded {result.superseded_in_batch} = {accounted}, "
+            f"but {result.rows_loaded} rows were staged"
+        )
+    ledger_loaded = (
+        args.ledger.read(spark)
+        .where(F.col("batch_id") == result.batch_id)
+        .agg(F.sum("rows_loaded"))
+        .collect()[0][0]
+    )
+    if (ledger_loaded or 0) != result.rows_loaded:
+        raise ReconciliationError(
+            f"batch {result.batch_id}: the ledger says {ledger_loaded or 0} rows loaded, "
+            f"the stage table holds {result.rows_loaded}"
+        )
+
+
+def write_audit(spark: SparkSession, args: JobArgs, result: MergeResult) -> None:
+    ledger = args.ledger.read(spark).where(F.col("batch_id") == result.batch_id)
+    stats = ledger.agg(
+        F.count("*").alias("objects"),
+        F.count(F.when(F.col("outcome") == "loaded", 1)).alias("objects_loaded"),
+        F.count(F.when(F.col("outcome") == "quarantined", 1)).alias("objects_quarantined"),
+        F.count(F.when(F.col("outcome") == "duplicate", 1)).alias("objects_duplicate"),
+        F.coalesce(F.sum("records_read"), F.lit(0)).alias("records_read"),
+        F.coalesce(F.sum("rows_rejected"), F.lit(0)).alias("rows_rejected"),
+        F.max("recorded_at").alias("merged_at"),
+    ).collect()[0]
+    row = (
+        result.batch_id,
+        stats["objects"],
+        stats["objects_loaded"],
+        stats["objects_quarantined"],
+        stats["objects_duplicate"],
+        stats["records_read"],
+        result.rows_loaded,
+        stats["rows_rejected"],
+        result.keys_in_batch,
+        result.superseded_in_batch,
+        result.inserted,
+        result.updated,
+        result.stale_skipped,
+        result.target_rows,
+        result.target_version,
+        stats["merged_at"],
+    )
+    frame = spark.createDataFrame([row], AUDIT_DDL)
+    writer = (
+        frame.write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", f"batch_id = '{result.batch_id}'")
+    )
+    args.audit.save(writer)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -84,12 +194,14 @@ def main(argv: list[str] | None = None) -> None:
     spark = SparkSession.builder.getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     manifest = parse_manifest(storage.read_text(spark, args.manifest_uri))
-    result = run_merge(spark, manifest, args.stage, args.target)
+    result = run_merge(spark, manifest, args)
     storage.write_text(spark, manifest.merge_result_uri, result.to_json())
     log.info(
-        "merged batch %s: %d inserted, %d updated, target has %d rows",
+        "merged batch %s: %d inserted, %d updated, %d stale, %d superseded; target has %d rows",
         result.batch_id,
         result.inserted,
         result.updated,
+        result.stale_skipped,
+        result.superseded_in_batch,
         result.target_rows,
     )

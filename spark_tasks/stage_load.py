@@ -1,7 +1,9 @@
-"""Stage-load job: read one batch of staging CSV objects into the append-only stage table.
+"""Stage-load job: turn one batch of staging objects into stage rows, rejects and ledger entries.
 
-Staging is idempotent per batch: the batch's rows replace any earlier attempt's rows for the same
-``batch_id`` (Delta ``replaceWhere``) in one commit, so a retry never duplicates a batch.
+Every object ends with an outcome (loaded, quarantined or duplicate) and every record of a loaded
+object ends in the stage table or in the rejects table with a reason. All three writes replace only
+this batch's rows (Delta ``replaceWhere`` on ``batch_id``), so re-running the job after a crash at
+any point leaves the tables exactly as one clean run would.
 """
 
 from __future__ import annotations
@@ -9,96 +11,245 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_tasks import lineage, storage
-from spark_tasks.cli import parse_job_args
-from spark_tasks.contract import CSV_READ_OPTIONS, RAW_SCHEMA, TYPED_SCHEMA
-from spark_tasks.manifest import BatchManifest, parse_manifest
+from spark_tasks.cli import JobArgs, parse_job_args
+from spark_tasks.contract import CONTRACT_COLUMNS, CORRUPT_RECORD, TYPED_SCHEMA, QuarantineReason
+from spark_tasks.manifest import BatchManifest, ManifestObject, parse_manifest
+from spark_tasks.probe import probe_object
+from spark_tasks.reader import RAW_RECORD, read_records
+from spark_tasks.schemas import LEDGER_DDL, REJECTS_DDL, STAGE_DDL
 from spark_tasks.tables import TableRef
-from spark_tasks.transforms import parse_contract_columns, with_batch_lineage, with_object_lineage
+from spark_tasks.validation import REJECT_DETAIL, REJECT_REASON, classify_records, has_replacement_char, typed
 
 log = logging.getLogger(__name__)
 
-STAGE_SCHEMA_DDL = ", ".join(
-    [f"{field.name} {field.dataType.simpleString()}" for field in TYPED_SCHEMA.fields]
-    + [
-        f"{lineage.BATCH_ID} string",
-        f"{lineage.SOURCE_OBJECT} string",
-        f"{lineage.OBJECT_SEQ} int",
-        f"{lineage.RECORD_INDEX} int",
-        f"{lineage.INGESTED_AT} timestamp",
-    ]
-)
-STAGE_COLUMNS = [field.name for field in TYPED_SCHEMA.fields] + list(lineage.STAGE_LINEAGE_COLUMNS)
+LOADED, QUARANTINED, DUPLICATE = "loaded", "quarantined", "duplicate"
+_NOT_UTF8 = "_not_utf8"
 
 
 @dataclass(frozen=True)
 class ObjectOutcome:
+    """What happened to one object; ``destination`` tells the DAG where to move it."""
+
     name: str
-    outcome: str  # loaded | quarantined | duplicate
-    destination: str  # archive | quarantine
-    records_read: int
-    rows_loaded: int
-    rows_rejected: int
+    outcome: str
+    destination: str
+    records_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
     reason: str | None = None
+    detail: str | None = None
+    duplicate_of: str | None = None
 
 
 @dataclass(frozen=True)
 class StageResult:
     batch_id: str
-    rows_staged: int
-    objects: list[ObjectOutcome]
+    schema_policy: str
+    objects: list[ObjectOutcome] = field(default_factory=list)
+
+    @property
+    def rows_staged(self) -> int:
+        return sum(o.rows_loaded for o in self.objects)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        doc = asdict(self) | {
+            "rows_staged": self.rows_staged,
+            "records_read": sum(o.records_read for o in self.objects),
+            "rows_rejected": sum(o.rows_rejected for o in self.objects),
+        }
+        return json.dumps(doc, indent=2, sort_keys=True)
 
 
-def read_batch(spark: SparkSession, manifest: BatchManifest) -> DataFrame:
-    """Read the manifest's objects as contract text, one row per data record."""
-    raw = spark.read.options(**CSV_READ_OPTIONS).schema(RAW_SCHEMA).csv(manifest.object_uris)
-    return with_object_lineage(raw, manifest.seq_by_uri())
+def object_identity(obj: ManifestObject) -> str | None:
+    """What makes two objects the same bytes: GCS's MD5 (or CRC32C and size for composite objects)."""
+    if obj.md5_hash:
+        return f"md5:{obj.md5_hash}"
+    if obj.crc32c and obj.size is not None:
+        return f"crc32c:{obj.crc32c}:{obj.size}"
+    return None
 
 
-def to_stage_rows(records: DataFrame, manifest: BatchManifest) -> DataFrame:
-    """Typed, lineage-stamped stage rows (records whose key or event time do not parse excluded)."""
-    parsed = parse_contract_columns(records)
-    valid = parsed.where(F.col("tracking_num").isNotNull() & F.col("event_ts").isNotNull())
-    return with_batch_lineage(valid, manifest.batch_id, manifest.created_at).select(*STAGE_COLUMNS)
+def find_duplicates(objects: Sequence[ManifestObject], loaded_before: dict[str, str]) -> dict[str, str]:
+    """``{object name: name of the object it repeats}`` for re-delivered bytes, in manifest order."""
+    seen = dict(loaded_before)
+    duplicates = {}
+    for obj in sorted(objects, key=lambda o: o.seq):
+        identity = object_identity(obj)
+        if identity is None:
+            continue
+        if identity in seen:
+            duplicates[obj.name] = seen[identity]
+        else:
+            seen[identity] = obj.name
+    return duplicates
 
 
-def run_stage_load(spark: SparkSession, manifest: BatchManifest, stage: TableRef) -> StageResult:
-    """Stage one batch and describe, per object, what happened to it."""
-    stage.create_if_missing(spark, STAGE_SCHEMA_DDL, {"delta.appendOnly": "false"})
-    records = read_batch(spark, manifest).cache()
-    try:
-        rows = to_stage_rows(records, manifest)
-        writer = (
-            rows.write.format("delta")
-            .mode("overwrite")
-            .option("replaceWhere", f"{lineage.BATCH_ID} = '{manifest.batch_id}'")
+def loaded_identities(spark: SparkSession, ledger: TableRef, batch_id: str) -> dict[str, str]:
+    """Identities of objects loaded by earlier batches (this batch's own entries do not count)."""
+    rows = (
+        ledger.read(spark)
+        .where((F.col("outcome") == LOADED) & (F.col("batch_id") != batch_id))
+        .select("md5_hash", "crc32c", "size", "object_name")
+        .collect()
+    )
+    identities = {}
+    for row in rows:
+        obj = ManifestObject(0, row.object_name, "", None, row.size, row.md5_hash, row.crc32c, None)
+        identity = object_identity(obj)
+        if identity:
+            identities[identity] = row.object_name
+    return identities
+
+
+def stage_rows(valid: DataFrame, manifest: BatchManifest, extra_columns: Sequence[str]) -> DataFrame:
+    contract = [f.name for f in TYPED_SCHEMA.fields]
+    return (
+        typed(valid)
+        .withColumns(
+            {
+                lineage.BATCH_ID: F.lit(manifest.batch_id),
+                lineage.INGESTED_AT: F.lit(manifest.created_at).cast("timestamp"),
+            }
         )
-        stage.save(writer)
-        staged = stage.read(spark).where(F.col(lineage.BATCH_ID) == manifest.batch_id)
-        loaded_by_uri = {r[0]: r[1] for r in staged.groupBy(lineage.SOURCE_OBJECT).count().collect()}
-        read_by_uri = {r[0]: r[1] for r in records.groupBy(lineage.SOURCE_OBJECT).count().collect()}
-    finally:
-        records.unpersist()
-    outcomes = [
-        ObjectOutcome(
-            name=obj.name,
-            outcome="loaded",
-            destination="archive",
-            records_read=read_by_uri.get(obj.uri, 0),
-            rows_loaded=loaded_by_uri.get(obj.uri, 0),
-            rows_rejected=read_by_uri.get(obj.uri, 0) - loaded_by_uri.get(obj.uri, 0),
+        .select(*contract, *extra_columns, *lineage.STAGE_LINEAGE_COLUMNS)
+    )
+
+
+def reject_rows(rejected: DataFrame, manifest: BatchManifest) -> DataFrame:
+    return rejected.select(
+        F.lit(manifest.batch_id).alias("batch_id"),
+        F.col(lineage.SOURCE_OBJECT).alias("source_object"),
+        F.col(lineage.RECORD_INDEX).alias("record_index"),
+        F.col(REJECT_REASON).alias("reason"),
+        F.col(REJECT_DETAIL).alias("detail"),
+        F.col(RAW_RECORD).alias("raw_record"),
+        F.lit(manifest.created_at).cast("timestamp").alias("rejected_at"),
+    )
+
+
+def ledger_rows(spark: SparkSession, manifest: BatchManifest, outcomes: list[ObjectOutcome]) -> DataFrame:
+    by_name = {o.name: o for o in outcomes}
+    rows = [
+        (
+            manifest.batch_id,
+            obj.name,
+            obj.generation,
+            obj.size,
+            obj.md5_hash,
+            obj.crc32c,
+            by_name[obj.name].outcome,
+            by_name[obj.name].reason,
+            by_name[obj.name].detail,
+            by_name[obj.name].duplicate_of,
+            by_name[obj.name].records_read,
+            by_name[obj.name].rows_loaded,
+            by_name[obj.name].rows_rejected,
+            manifest.created_at,
         )
         for obj in manifest.objects
     ]
-    return StageResult(batch_id=manifest.batch_id, rows_staged=sum(loaded_by_uri.values()), objects=outcomes)
+    return spark.createDataFrame(rows, LEDGER_DDL)
+
+
+def _replace_batch(table: TableRef, rows: DataFrame, batch_id: str, merge_schema: bool = False) -> None:
+    writer = rows.write.format("delta").mode("overwrite").option("replaceWhere", f"batch_id = '{batch_id}'")
+    if merge_schema:
+        writer = writer.option("mergeSchema", "true")
+    table.save(writer)
+
+
+def run_stage_load(spark: SparkSession, manifest: BatchManifest, args: JobArgs) -> StageResult:
+    """Stage one batch and say, per object, what happened to it and where it goes."""
+    for table, ddl in ((args.stage, STAGE_DDL), (args.rejects, REJECTS_DDL), (args.ledger, LEDGER_DDL)):
+        table.create_if_missing(spark, ddl, {})
+    policy = args.schema_policy
+    outcomes: dict[str, ObjectOutcome] = {}
+    readable: list[tuple[ManifestObject, tuple[str, ...]]] = []
+    candidates = []
+    for obj in manifest.objects:
+        probe = probe_object(spark, obj.uri, obj.size, policy)
+        if probe.quarantine:
+            outcomes[obj.name] = ObjectOutcome(
+                obj.name, QUARANTINED, "quarantine", reason=probe.quarantine.value, detail=probe.detail
+            )
+        else:
+            assert probe.header is not None
+            candidates.append((obj, probe.header.columns))
+    duplicates = find_duplicates(
+        [obj for obj, _ in candidates], loaded_identities(spark, args.ledger, manifest.batch_id)
+    )
+    for obj, header in candidates:
+        if obj.name in duplicates:
+            outcomes[obj.name] = ObjectOutcome(
+                obj.name,
+                DUPLICATE,
+                "archive",
+                reason="duplicate",
+                detail=f"same bytes as {duplicates[obj.name]}",
+                duplicate_of=duplicates[obj.name],
+            )
+        else:
+            readable.append((obj, header))
+
+    records = read_records(spark, readable, policy)
+    text_columns = [c for c in records.columns if c not in lineage.STAGE_LINEAGE_COLUMNS]
+    classified = classify_records(records).withColumn(_NOT_UTF8, has_replacement_char(text_columns)).cache()
+    try:
+        counts = {
+            row[lineage.SOURCE_OBJECT]: row
+            for row in classified.groupBy(lineage.SOURCE_OBJECT)
+            .agg(
+                F.count("*").alias("read"),
+                F.count(REJECT_REASON).alias("rejected"),
+                F.max(_NOT_UTF8).alias("bad"),
+            )
+            .collect()
+        }
+        not_utf8 = sorted(name for name, row in counts.items() if row["bad"])
+        kept = classified.where(~F.col(lineage.SOURCE_OBJECT).isin(not_utf8)) if not_utf8 else classified
+        extras = [
+            c
+            for c in records.columns
+            if c not in (*CONTRACT_COLUMNS, CORRUPT_RECORD, RAW_RECORD)
+            and c not in lineage.STAGE_LINEAGE_COLUMNS
+        ]
+        _replace_batch(
+            args.stage,
+            stage_rows(kept.where(F.col(REJECT_REASON).isNull()), manifest, extras),
+            manifest.batch_id,
+            merge_schema=bool(extras),
+        )
+        _replace_batch(
+            args.rejects,
+            reject_rows(kept.where(F.col(REJECT_REASON).isNotNull()), manifest),
+            manifest.batch_id,
+        )
+    finally:
+        classified.unpersist()
+
+    for obj, _ in readable:
+        row = counts.get(obj.name)
+        read, rejected = (row["read"], row["rejected"]) if row else (0, 0)
+        if obj.name in not_utf8:
+            outcomes[obj.name] = ObjectOutcome(
+                obj.name,
+                QUARANTINED,
+                "quarantine",
+                reason=QuarantineReason.NOT_UTF8.value,
+                detail="the object holds bytes that are not valid UTF-8",
+            )
+        else:
+            outcomes[obj.name] = ObjectOutcome(obj.name, LOADED, "archive", read, read - rejected, rejected)
+    ordered = [outcomes[obj.name] for obj in manifest.objects]
+    _replace_batch(args.ledger, ledger_rows(spark, manifest, ordered), manifest.batch_id)
+    return StageResult(manifest.batch_id, policy.value, ordered)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -108,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     spark = SparkSession.builder.getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     manifest = parse_manifest(storage.read_text(spark, args.manifest_uri))
-    result = run_stage_load(spark, manifest, args.stage)
+    result = run_stage_load(spark, manifest, args)
     storage.write_text(spark, manifest.stage_result_uri, result.to_json())
     log.info(
         "staged batch %s: %d rows from %d objects", result.batch_id, result.rows_staged, len(result.objects)

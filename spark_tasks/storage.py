@@ -34,3 +34,14 @@ def write_text(spark: SparkSession, uri: str, text: str) -> None:
         stream.write(bytearray(text.encode("utf-8")))
     finally:
         stream.close()
+
+
+def read_prefix(spark: SparkSession, uri: str, limit: int) -> tuple[bytes, bool]:
+    """The first ``limit`` bytes of an object, and whether that is the whole object."""
+    path, fs = _path_and_fs(spark, uri)
+    stream = fs.open(path)
+    try:
+        data = bytes(stream.readNBytes(limit + 1))  # Java 11+; py4j returns byte[] by value
+    finally:
+        stream.close()
+    return data[:limit], len(data) <= limit

@@ -29,8 +29,12 @@ class TableRef:
             return DeltaTable.isDeltaTable(spark, self.path)
         return spark.catalog.tableExists(self.name)
 
-    def read(self, spark: SparkSession) -> DataFrame:
-        return spark.read.format("delta").load(self.path) if self.path else spark.read.table(self.name)
+    def read(self, spark: SparkSession, version: int | None = None) -> DataFrame:
+        """The table, or its snapshot at ``version`` (Delta time travel)."""
+        reader = spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        return reader.load(self.path) if self.path else reader.table(self.name)
 
     def delta_table(self, spark: SparkSession) -> DeltaTable:
         return DeltaTable.forPath(spark, self.path) if self.path else DeltaTable.forName(spark, self.name)

@@ -101,12 +101,18 @@ def put_batch(bucket: Any) -> Any:
 
     from order_tracking.batch import MANIFEST_NAME, StagedObject, batch_dir, build_manifest, manifest_json
 
-    def put(batch_id: str, files: dict[str, str], created_at: datetime | None = None) -> str:
+    def put(batch_id: str, files: dict[str, str | bytes], created_at: datetime | None = None) -> str:
         objects = []
-        for name, text in files.items():
+        for name, content in files.items():
+            data = content.encode("utf-8") if isinstance(content, str) else content
             blob = bucket.blob(f"staging_zn/{name}")
-            blob.upload_from_string(text.encode("utf-8"), content_type="text/csv")
-            objects.append(StagedObject(blob.name, None, len(text), None, None))
+            blob.upload_from_string(data, content_type="text/csv")
+            blob.reload()
+            objects.append(
+                StagedObject(
+                    blob.name, str(blob.generation), blob.size, blob.md5_hash, blob.crc32c, blob.time_created
+                )
+            )
         created = created_at or datetime.now(UTC)
         manifest = build_manifest(batch_id, BUCKET, "_batches/", objects, created)
         name = batch_dir("_batches/", batch_id) + MANIFEST_NAME

@@ -33,6 +33,7 @@ class StagedObject:
     generation: str | None
     size: int | None
     md5_hash: str | None
+    crc32c: str | None
     created: datetime | None
 
 
@@ -79,6 +80,7 @@ def build_manifest(
                 "generation": obj.generation,
                 "size": obj.size,
                 "md5_hash": obj.md5_hash,
+                "crc32c": obj.crc32c,
                 "created": obj.created.isoformat() if obj.created else None,
             }
             for obj in objects

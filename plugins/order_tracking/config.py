@@ -36,6 +36,10 @@ class PipelineConfig:
     batches_prefix: str = "_batches/"
     stage_table: str = "stage_zn_new"
     target_table: str = "target_zn_new"
+    rejects_table: str = "rejects_zn_new"
+    ledger_table: str = "ledger_zn_new"
+    audit_table: str = "audit_zn_new"
+    schema_policy: str = "add"  # unknown columns: add | rescue | fail
     tables_root: str = ""  # empty: catalog tables on Databricks; a folder: path tables (local)
     gcp_conn_id: str = "google_cloud_default"
     databricks_conn_id: str = "databricks_default"

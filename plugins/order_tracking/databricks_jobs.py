@@ -23,6 +23,14 @@ def submit_run_payload(config: PipelineConfig, entry_point: str, manifest_uri: s
         config.stage_table,
         "--target-table",
         config.target_table,
+        "--rejects-table",
+        config.rejects_table,
+        "--ledger-table",
+        config.ledger_table,
+        "--audit-table",
+        config.audit_table,
+        "--schema-policy",
+        config.schema_policy,
     ]
     if config.tables_root:
         parameters += ["--tables-root", config.tables_root]

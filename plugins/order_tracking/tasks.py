@@ -43,6 +43,7 @@ def _list_staged(hook: GCSHook, config: PipelineConfig) -> list[StagedObject]:
             generation=str(blob.generation) if blob.generation is not None else None,
             size=blob.size,
             md5_hash=blob.md5_hash,
+            crc32c=blob.crc32c,
             created=blob.time_created,
         )
         for blob in blobs
@@ -113,9 +114,14 @@ def report(batch: dict[str, Any]) -> dict[str, Any]:
         "objects": len(stage_result["objects"]),
         "archived": sum(1 for obj in stage_result["objects"] if obj["destination"] == "archive"),
         "quarantined": sum(1 for obj in stage_result["objects"] if obj["destination"] == "quarantine"),
+        "duplicates": sum(1 for obj in stage_result["objects"] if obj["outcome"] == "duplicate"),
+        "records_read": stage_result["records_read"],
         "rows_staged": stage_result["rows_staged"],
+        "rows_rejected": stage_result["rows_rejected"],
         "inserted": merge_result["inserted"],
         "updated": merge_result["updated"],
+        "stale_skipped": merge_result["stale_skipped"],
+        "superseded_in_batch": merge_result["superseded_in_batch"],
         "target_rows": merge_result["target_rows"],
     }
     log.info("batch summary: %s", json.dumps(summary, sort_keys=True))

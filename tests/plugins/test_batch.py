@@ -14,7 +14,7 @@ from order_tracking.batch import (
 
 
 def _obj(name: str, minute: int) -> StagedObject:
-    return StagedObject(name, "1", 10, "md5", datetime(2026, 11, 26, 12, minute, tzinfo=UTC))
+    return StagedObject(name, "1", 10, "md5", "crc", datetime(2026, 11, 26, 12, minute, tzinfo=UTC))
 
 
 def test_only_csv_objects_directly_under_the_prefix_are_candidates() -> None:

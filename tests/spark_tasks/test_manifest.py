@@ -13,8 +13,8 @@ from spark_tasks.manifest import ManifestError, parse_manifest
 def test_round_trip_from_the_dag_side() -> None:
     created = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
     objects = [
-        StagedObject("staging_zn/a.csv", "11", 5, "m1", created),
-        StagedObject("staging_zn/b.csv", "12", 6, None, None),
+        StagedObject("staging_zn/a.csv", "11", 5, "m1", "c1", created),
+        StagedObject("staging_zn/b.csv", "12", 6, None, None, None),
     ]
     parsed = parse_manifest(manifest_json(build_manifest("b1", "bkt", "_batches/", objects, created)))
     assert parsed.batch_id == "b1"

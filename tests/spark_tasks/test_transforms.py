@@ -1,38 +1,15 @@
-"""Pure transforms on real Spark: parsing contract text and keeping the latest row per key."""
+"""Keeping the latest row per key, on real Spark."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
 
-from spark_tasks.contract import RAW_SCHEMA
-from spark_tasks.transforms import latest_per_key, parse_contract_columns
+from spark_tasks.transforms import latest_per_key
 
 pytestmark = pytest.mark.spark
-
-
-def _raw(spark: Any, *rows: tuple[str | None, ...]) -> Any:
-    return spark.createDataFrame(list(rows), RAW_SCHEMA)
-
-
-def test_fields_are_trimmed_normalised_and_typed(spark: Any) -> None:
-    raw = _raw(
-        spark,
-        (" 1zab-9 ", " O1 ", "UPS", "in transit", "2026-11-26T10:00:00+02:00", "  ", "2026-11-30"),
-        ("T2", "O2", "DHL", "out-for-delivery", "2026-11-26 08:00:00.123456", "Oslo", "2026-02-30"),
-    )
-    rows = {r.tracking_num: r for r in parse_contract_columns(raw).collect()}
-    first, second = rows["1ZAB-9"], rows["T2"]
-    assert first.order_id == "O1"
-    assert first.status == "IN_TRANSIT"
-    assert first.location is None  # empty after trimming -> null
-    assert first.event_ts.replace(tzinfo=UTC) == datetime(2026, 11, 26, 8, 0, tzinfo=UTC)  # offset -> UTC
-    assert first.estimated_delivery_date == date(2026, 11, 30)
-    assert second.status == "OUT_FOR_DELIVERY"
-    assert second.event_ts.replace(tzinfo=UTC) == datetime(2026, 11, 26, 8, 0, 0, 123456, tzinfo=UTC)
-    assert second.estimated_delivery_date is None  # not a calendar date
 
 
 def test_latest_event_wins_and_ties_go_to_the_later_ingested_row(spark: Any) -> None:

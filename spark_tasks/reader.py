@@ -1,0 +1,108 @@
+"""Reading a batch's readable objects as contract records: one Spark pass over the bytes.
+
+Objects are grouped by their (normalised) header so that each group is read with the columns in
+the object's own order; every group is then brought to the same canonical columns.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from urllib.parse import quote
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from spark_tasks import lineage
+from spark_tasks.contract import (
+    CONTRACT_COLUMNS,
+    CORRUPT_RECORD,
+    CSV_READ_OPTIONS,
+    RESCUED_DATA,
+    SchemaPolicy,
+)
+from spark_tasks.manifest import ManifestObject
+
+RAW_RECORD = "raw_record"
+_READ_ORDER = "_read_order"
+
+
+def record_columns(extra_columns: Sequence[str], policy: SchemaPolicy) -> list[str]:
+    """The canonical text columns every read group is brought to."""
+    extras = list(extra_columns) if policy is SchemaPolicy.ADD else []
+    rescued = [RESCUED_DATA] if policy is SchemaPolicy.RESCUE else []
+    return [*CONTRACT_COLUMNS, *extras, *rescued, CORRUPT_RECORD, RAW_RECORD]
+
+
+def _to_canonical(
+    frame: DataFrame, header: tuple[str, ...], extras: Sequence[str], policy: SchemaPolicy
+) -> DataFrame:
+    unknown = [c for c in header if c not in CONTRACT_COLUMNS]
+    fields: dict[str, Column] = {
+        c: F.col(c) if c in header else F.lit(None).cast("string") for c in CONTRACT_COLUMNS
+    }
+    if policy is SchemaPolicy.ADD:
+        fields |= {c: F.col(c) if c in header else F.lit(None).cast("string") for c in extras}
+    if policy is SchemaPolicy.RESCUE:
+        rescued = F.to_json(F.struct(*[F.col(c) for c in unknown])) if unknown else F.lit(None)
+        fields[RESCUED_DATA] = rescued.cast("string")
+    fields[CORRUPT_RECORD] = F.col(CORRUPT_RECORD)
+    fields[RAW_RECORD] = F.coalesce(F.col(CORRUPT_RECORD), F.to_csv(F.struct(*[F.col(c) for c in header])))
+    return frame.select(*[value.alias(name) for name, value in fields.items()], "_source_path")
+
+
+def read_records(
+    spark: SparkSession,
+    objects: Sequence[tuple[ManifestObject, tuple[str, ...]]],
+    policy: SchemaPolicy,
+) -> DataFrame:
+    """All records of ``objects`` (each with its header), with source object, seq and record index."""
+    extras = sorted({c for _, header in objects for c in header if c not in CONTRACT_COLUMNS})
+    by_header: dict[tuple[str, ...], list[ManifestObject]] = defaultdict(list)
+    for obj, header in objects:
+        by_header[header].append(obj)
+    frames = []
+    for header, group in by_header.items():
+        schema = StructType(
+            [StructField(c, StringType()) for c in header] + [StructField(CORRUPT_RECORD, StringType())]
+        )
+        frame = spark.read.options(**CSV_READ_OPTIONS).schema(schema).csv([obj.uri for obj in group])
+        frame = frame.withColumn("_source_path", F.col("_metadata.file_path"))
+        frames.append(_to_canonical(frame, header, extras, policy))
+    if not frames:
+        empty = StructType([StructField(c, StringType()) for c in record_columns(extras, policy)])
+        return spark.createDataFrame([], empty).withColumns(
+            {
+                lineage.SOURCE_OBJECT: F.lit(None).cast("string"),
+                lineage.OBJECT_SEQ: F.lit(None).cast("int"),
+                lineage.RECORD_INDEX: F.lit(None).cast("int"),
+            }
+        )
+    records = frames[0]
+    for frame in frames[1:]:
+        records = records.unionByName(frame)
+    return with_object_lineage(records, [obj for obj, _ in objects])
+
+
+def with_object_lineage(records: DataFrame, objects: Sequence[ManifestObject]) -> DataFrame:
+    """Name each record's object and manifest position, and number records 1.. within each object.
+
+    An object read with ``multiLine`` is never split across tasks, so the monotonically increasing
+    id keeps the records of one object in file order.
+    """
+    names: dict[str, str] = {}
+    seqs: dict[str, int] = {}
+    for obj in objects:
+        for path in {obj.uri, quote(obj.uri, safe=":/")}:  # Spark reports paths URI-encoded
+            names[path], seqs[path] = obj.name, obj.seq
+    name_of = F.create_map(*[F.lit(x) for pair in names.items() for x in pair])
+    seq_of = F.create_map(*[F.lit(x) for pair in seqs.items() for x in pair])
+    numbered = records.withColumn(_READ_ORDER, F.monotonically_increasing_id())
+    in_object = Window.partitionBy("_source_path").orderBy(_READ_ORDER)
+    return (
+        numbered.withColumn(lineage.RECORD_INDEX, F.row_number().over(in_object))
+        .withColumn(lineage.SOURCE_OBJECT, name_of[F.col("_source_path")])
+        .withColumn(lineage.OBJECT_SEQ, seq_of[F.col("_source_path")].cast("int"))
+        .drop(_READ_ORDER, "_source_path")
+    )
