@@ -25,6 +25,7 @@ from local_stack.spark import build_local_spark
 DAG_ID = "order_tracking_incremental_load"
 BUCKET = "tracking_orders"
 STAGING = "staging_zn/"
+TABLES = ("stage_zn_new", "target_zn_new", "rejects_zn_new", "ledger_zn_new", "audit_zn_new")
 
 
 def ensure_airflow_db(env: dict[str, str]) -> None:
@@ -42,8 +43,8 @@ def upload_inputs(client: Any, inputs: list[Path]) -> list[str]:
     return [STAGING + name for name in files]
 
 
-def run_dag(env: dict[str, str], log_file: Path) -> tuple[int, str]:
-    """Run one DAG run in-process with ``airflow dags test``; return its exit code and run id."""
+def run_dag(env: dict[str, str], log_file: Path) -> int:
+    """Run one DAG run in-process with ``airflow dags test``; return its exit code."""
     with log_file.open("w") as log:
         proc = subprocess.run(
             [sys.executable, "-m", "airflow", "dags", "test", DAG_ID],
@@ -52,13 +53,7 @@ def run_dag(env: dict[str, str], log_file: Path) -> tuple[int, str]:
             stderr=subprocess.STDOUT,
             check=False,
         )
-    text = log_file.read_text(errors="replace")
-    run_id = ""
-    for marker in ("run_id=", "dag_run_id="):
-        if marker in text:
-            run_id = text.split(marker, 1)[1].split()[0].strip(",'\")")
-            break
-    return proc.returncode, run_id
+    return proc.returncode
 
 
 def summarize(client: Any, warehouse: Path) -> dict[str, Any]:
@@ -69,7 +64,7 @@ def summarize(client: Any, warehouse: Path) -> dict[str, Any]:
         "objects_left_in_staging": sum(1 for n in names if n.startswith(STAGING)),
         "objects_in_archive": sum(1 for n in names if n.startswith("archive/")),
         "objects_in_quarantine": sum(1 for n in names if n.startswith("quarantine/")),
-        "tables": {t: str(warehouse / t) for t in ("stage_zn_new", "target_zn_new")},
+        "tables": {t: str(warehouse / t) for t in TABLES},
     }
     if merges:
         folder = merges[-1].rsplit("/", 1)[0]
@@ -79,9 +74,14 @@ def summarize(client: Any, warehouse: Path) -> dict[str, Any]:
         summary |= {
             "batch_id": stage["batch_id"],
             "objects_processed": len(stage["objects"]),
+            "objects_duplicate": sum(1 for obj in stage["objects"] if obj["outcome"] == "duplicate"),
+            "records_read": stage["records_read"],
             "rows_staged": stage["rows_staged"],
+            "rows_rejected": stage["rows_rejected"],
             "target_inserted": merge["inserted"],
             "target_updated": merge["updated"],
+            "stale_skipped": merge["stale_skipped"],
+            "superseded_in_batch": merge["superseded_in_batch"],
             "rows_in_target": merge["target_rows"],
         }
     return summary
@@ -114,7 +114,7 @@ def main() -> int:
             dropped = upload_inputs(client, args.input)
             print(f"dropped {len(dropped)} object(s) under gs://{BUCKET}/{STAGING}", flush=True)
             log_file = LOCAL_DIR / "logs" / f"dag-run-{int(time.time())}.log"
-            code, _ = run_dag(env, log_file)
+            code = run_dag(env, log_file)
             summary = summarize(client, warehouse) | {
                 "cluster_starts": service.cluster_starts,
                 "dag_run_log": str(log_file),

@@ -14,9 +14,13 @@ CITIES = ("Seattle, WA", "Austin, TX", "Denver, CO", "Boston, MA", "Miami, FL")
 
 
 def sample_objects(
-    objects: int = 3, rows_per_object: int = 200, parcels: int = 400, seed: int = 7
+    objects: int = 3, rows_per_object: int = 200, parcels: int = 400, seed: int = 7, bad_share: float = 0.02
 ) -> dict[str, bytes]:
-    """``{file name: CSV bytes}``; later objects carry later events for parcels seen earlier."""
+    """``{file name: CSV bytes}``; later objects carry later events for parcels seen earlier.
+
+    About ``bad_share`` of the records carry a status outside the contract (``LOST``), so that a run
+    shows rejects too.
+    """
     rng = random.Random(seed)
     start = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
     files = {}
@@ -33,7 +37,7 @@ def sample_objects(
                     f"1Z{parcel:08d}",
                     f"ORD-{parcel:06d}",
                     CARRIERS[parcel % len(CARRIERS)],
-                    STATUS_FLOW[step],
+                    "LOST" if rng.random() < bad_share else STATUS_FLOW[step],
                     event_ts.isoformat().replace("+00:00", "Z"),
                     rng.choice(CITIES),
                     (start.date() + timedelta(days=3 + parcel % 4)).isoformat(),

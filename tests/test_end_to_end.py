@@ -19,16 +19,19 @@ import pytest
 
 from local_stack.databricks_runner import RunnerServer
 from local_stack.samples import sample_objects
+from spark_tasks.contract import STATUSES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark]
 DAG_ID = "order_tracking_incremental_load"
 
 
 def expected_target(files: dict[str, bytes]) -> dict[str, tuple[str, datetime]]:
-    """Latest event per tracking number; ties go to the later object, then the later record."""
+    """Latest valid event per tracking number; ties go to the later object, then the later record."""
     best: dict[str, tuple[tuple[datetime, int, int], str]] = {}
     for seq, name in enumerate(sorted(files), start=1):
         for index, row in enumerate(csv.DictReader(io.StringIO(files[name].decode())), start=1):
+            if row["status"] not in STATUSES:
+                continue  # rejected, never reaches the target
             ts = datetime.fromisoformat(row["event_ts"].replace("Z", "+00:00")).replace(tzinfo=None)
             rank = (ts, seq, index)
             key = row["tracking_num"]
@@ -45,7 +48,7 @@ def test_one_dag_run_loads_merges_and_archives(
     warehouse: Path,
     databricks: RunnerServer,
 ) -> None:
-    files = sample_objects(objects=3, rows_per_object=60, parcels=50)
+    files = sample_objects(objects=3, rows_per_object=60, parcels=50, bad_share=0.1)
     for name, data in files.items():
         bucket.blob(f"staging_zn/{name}").upload_from_string(data, content_type="text/csv")
     bucket.blob("staging_zn/").upload_from_string(b"")  # a console-made "folder" placeholder
@@ -65,6 +68,10 @@ def test_one_dag_run_loads_merges_and_archives(
     target = spark.read.format("delta").load(str(warehouse / "target_zn_new")).collect()
     assert {r.tracking_num: (r.status, r.event_ts) for r in target} == expected_target(files)
     assert all(r.batch_id and r.source_object for r in target)
+    bad_rows = sum(data.count(b",LOST,") for data in files.values())
+    rejects = spark.read.format("delta").load(str(warehouse / "rejects_zn_new")).collect()
+    assert bad_rows > 0
+    assert sorted(r.reason for r in rejects) == ["invalid_status"] * bad_rows
 
     names = sorted(blob.name for blob in gcs.list_blobs("tracking_orders"))
     assert [n for n in names if n.startswith("staging_zn/")] == ["staging_zn/", "staging_zn/upload.csv.tmp"]
