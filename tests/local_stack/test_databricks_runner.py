@@ -16,17 +16,16 @@ from order_tracking.databricks_jobs import WHEEL_PACKAGE
 pytestmark = pytest.mark.spark
 
 
-@pytest.fixture
-def hook(databricks: RunnerServer, monkeypatch: pytest.MonkeyPatch) -> DatabricksHook:
-    conn = {
-        "conn_type": "databricks",
-        "host": "127.0.0.1",
-        "port": databricks.port,
-        "schema": "http",
-        "password": LOCAL_TOKEN,
-    }
+def _hook(port: int, token: str, monkeypatch: pytest.MonkeyPatch) -> DatabricksHook:
+    """A provider hook on an Airflow connection (from the environment) to the local runner."""
+    conn = {"conn_type": "databricks", "host": "127.0.0.1", "port": port, "schema": "http", "password": token}
     monkeypatch.setenv("AIRFLOW_CONN_LOCAL_RUNNER", json.dumps(conn))
     return DatabricksHook("local_runner", retry_limit=1, retry_delay=0.1)
+
+
+@pytest.fixture
+def hook(databricks: RunnerServer, monkeypatch: pytest.MonkeyPatch) -> DatabricksHook:
+    return _hook(databricks.port, LOCAL_TOKEN, monkeypatch)
 
 
 def _wheel_run(entry_point: str, *parameters: str, **extra: Any) -> dict[str, Any]:
@@ -84,13 +83,5 @@ def test_a_submission_without_tasks_is_rejected(hook: DatabricksHook) -> None:
 
 
 def test_a_wrong_token_is_refused(databricks: RunnerServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    conn = {
-        "conn_type": "databricks",
-        "host": "127.0.0.1",
-        "port": databricks.port,
-        "schema": "http",
-        "password": "wrong",
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_BAD_TOKEN", json.dumps(conn))
     with pytest.raises(Exception, match=r"401|UNAUTHENTICATED|Invalid access token"):
-        DatabricksHook("bad_token", retry_limit=1, retry_delay=0.1).submit_run(_wheel_run("merge"))
+        _hook(databricks.port, "wrong", monkeypatch).submit_run(_wheel_run("merge"))
