@@ -46,9 +46,6 @@ class BatchManifest:
     def object_uris(self) -> list[str]:
         return [obj.uri for obj in self.objects]
 
-    def seq_by_uri(self) -> dict[str, int]:
-        return {obj.uri: obj.seq for obj in self.objects}
-
 
 def parse_manifest(text: str) -> BatchManifest:
     """Parse a manifest document, failing with a message that names the missing field."""
