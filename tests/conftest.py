@@ -99,24 +99,9 @@ def put_batch(bucket: Any) -> Any:
     """Upload CSV objects and their manifest to the emulator, as the DAG would; return the manifest URI."""
     from datetime import UTC, datetime
 
-    from order_tracking.batch import MANIFEST_NAME, StagedObject, batch_dir, build_manifest, manifest_json
+    from tests.batches import upload_batch
 
     def put(batch_id: str, files: dict[str, str | bytes], created_at: datetime | None = None) -> str:
-        objects = []
-        for name, content in files.items():
-            data = content.encode("utf-8") if isinstance(content, str) else content
-            blob = bucket.blob(f"staging_zn/{name}")
-            blob.upload_from_string(data, content_type="text/csv")
-            blob.reload()
-            objects.append(
-                StagedObject(
-                    blob.name, str(blob.generation), blob.size, blob.md5_hash, blob.crc32c, blob.time_created
-                )
-            )
-        created = created_at or datetime.now(UTC)
-        manifest = build_manifest(batch_id, BUCKET, "_batches/", objects, created)
-        name = batch_dir("_batches/", batch_id) + MANIFEST_NAME
-        bucket.blob(name).upload_from_string(manifest_json(manifest))
-        return f"gs://{BUCKET}/{name}"
+        return upload_batch(bucket, batch_id, files, created_at or datetime.now(UTC))
 
     return put

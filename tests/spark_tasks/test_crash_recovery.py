@@ -13,6 +13,7 @@ import pytest
 
 from spark_tasks import merge, stage_load, storage
 from spark_tasks.tables import TableRef
+from tests.batches import upload_batch
 
 pytestmark = pytest.mark.spark
 
@@ -54,27 +55,18 @@ def _snapshot(spark: Any, root: Path) -> dict[str, list[Any]]:
 @pytest.fixture(scope="module")
 def batches(gcs: Any, tmp_path_factory: pytest.TempPathFactory, spark: Any) -> dict[str, Any]:
     """The seed and crash batches' manifests, the seeded tables, and the clean reference result."""
-    from order_tracking.batch import MANIFEST_NAME, StagedObject, batch_dir, build_manifest, manifest_json
-
     bucket = gcs.bucket("tracking_orders")
-    uris = {}
-    for batch_id, files, hour in (("seed", SEED, 13), ("crash", BATCH, 14)):
-        objects = []
-        for name, text in files.items():
-            blob = bucket.blob(f"crash_zn/{name}")
-            blob.upload_from_string(text)
-            blob.reload()
-            objects.append(
-                StagedObject(
-                    blob.name, str(blob.generation), blob.size, blob.md5_hash, blob.crc32c, blob.time_created
-                )
-            )
-        manifest = build_manifest(
-            batch_id, "tracking_orders", "_crash_batches/", objects, datetime(2026, 11, 26, hour, tzinfo=UTC)
+    uris = {
+        batch_id: upload_batch(
+            bucket,
+            batch_id,
+            files,
+            datetime(2026, 11, 26, hour, tzinfo=UTC),
+            staging_prefix="crash_zn/",
+            batches_prefix="_crash_batches/",
         )
-        name = batch_dir("_crash_batches/", batch_id) + MANIFEST_NAME
-        bucket.blob(name).upload_from_string(manifest_json(manifest))
-        uris[batch_id] = f"gs://tracking_orders/{name}"
+        for batch_id, files, hour in (("seed", SEED, 13), ("crash", BATCH, 14))
+    }
     seeded = tmp_path_factory.mktemp("seeded")
     _run(uris["seed"], seeded)
     reference = tmp_path_factory.mktemp("reference")

@@ -60,22 +60,9 @@ def test_an_older_file_never_rolls_a_parcel_back(spark: Any, put_batch: Any, tmp
 
 def test_an_exact_tie_goes_to_the_later_batch(spark: Any, put_batch: Any, tmp_path: Path) -> None:
     row = "T1,O1,UPS,{status},2026-11-26T12:00:00Z,,\n"
-    _load(
-        put_batch(
-            "first",
-            {"x.csv": HEADER + row.format(status="IN_TRANSIT")},
-            datetime(2026, 11, 26, 13, tzinfo=UTC),
-        ),
-        tmp_path,
-    )
-    _load(
-        put_batch(
-            "second",
-            {"y.csv": HEADER + row.format(status="EXCEPTION")},
-            datetime(2026, 11, 26, 14, tzinfo=UTC),
-        ),
-        tmp_path,
-    )
+    for batch_id, status, hour in (("first", "IN_TRANSIT", 13), ("second", "EXCEPTION", 14)):
+        files = {f"{batch_id}.csv": HEADER + row.format(status=status)}
+        _load(put_batch(batch_id, files, datetime(2026, 11, 26, hour, tzinfo=UTC)), tmp_path)
     assert _target(spark, tmp_path) == {"T1": ("EXCEPTION", "second")}
 
 
