@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint up drop tables jars venv constraints clean
+.PHONY: run test lint up drop tables jars venv constraints clean bench
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is required for Spark (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -25,6 +25,9 @@ run: venv jars  ## one DAG run end to end on the local stack (INPUT="a.csv b.csv
 
 test: venv jars lint  ## the whole test suite (lint, type checks, unit, Spark + Delta, end to end)
 	$(PY) -m pytest
+
+bench: venv jars  ## benchmarks (stage, merge, DAG parse, end-to-end latency, orchestration) -> docs/benchmarks.md; SCALE=0.1 for a tenth, SMOKE=1 for a quick check
+	$(PY) -m bench $(if $(SCALE),--scale $(SCALE)) $(if $(SMOKE),--smoke --out-dir .local/bench-smoke) $(if $(SECTIONS),--sections $(SECTIONS))
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -1,10 +1,15 @@
 """Order-tracking incremental load: staging CSV objects -> Delta stage -> Delta target, then archive.
 
-sensor -> manifest (cut_batch) -> stage_load (Databricks) -> merge (Databricks) -> plan_moves
--> move_objects (archive/ or quarantine/, by exact name) -> report
+choose_source -> wait_for_objects (sensor) -> cut_batch (manifest) -> start_cluster (setup)
+-> stage_load (Databricks) -> merge (Databricks) -> stop_cluster (teardown)
+-> plan_moves -> move_objects (archive/ or quarantine/, by exact name) -> report;
+check_feed_freshness runs when there was nothing to load.
 
-Configuration comes from ``ORDER_TRACKING_*`` environment variables (see ``order_tracking.config``);
-credentials come from the Airflow connections it names. Parsing this file does no I/O.
+Trigger form: ``objects`` (load these staging objects), ``replay_date`` (load that day's archive
+again), ``dry_run`` (validate and report, write nothing). Backfill runs replay what was archived in
+their data interval. Configuration comes from ``ORDER_TRACKING_*`` environment variables (see
+``order_tracking.config``); credentials come from the Airflow connections it names. Parsing this
+file does no I/O.
 """
 
 from __future__ import annotations
@@ -12,38 +17,56 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
 from airflow.providers.google.cloud.sensors.gcs import GCSObjectsWithPrefixExistenceSensor
 from airflow.providers.google.cloud.transfers.gcs_to_gcs import GCSToGCSOperator
 from airflow.sdk import DAG, chain
 
+from order_tracking.alerts import deadline_alerts, failure_notifiers
+from order_tracking.cluster import start_cluster, stop_cluster
 from order_tracking.config import PipelineConfig
 from order_tracking.databricks_jobs import MERGE, STAGE_LOAD, submit_run_payload
-from order_tracking.tasks import cut_batch, plan_moves, report
+from order_tracking.databricks_submit import IdempotentSubmitRunOperator
+from order_tracking.run_modes import dag_params
+from order_tracking.tasks import (
+    SENSOR_TASK_ID,
+    check_feed_freshness,
+    choose_source,
+    cut_batch,
+    has_csv_objects,
+    plan_moves,
+    report,
+    writes_enabled,
+)
 
+DAG_ID = "order_tracking_incremental_load"
 config = PipelineConfig.from_env()
 MANIFEST_URI = "{{ ti.xcom_pull(task_ids='cut_batch')['manifest_uri'] }}"
 
 with DAG(
-    dag_id="order_tracking_incremental_load",
+    dag_id=DAG_ID,
     description="Upsert parcel tracking events from GCS CSV drops into a Delta table on Databricks",
     schedule=config.schedule_or_none,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=1,
+    max_active_runs=1,  # merges into the target never race
     tags=["order-tracking", "delta", "databricks", "gcs"],
+    params=dag_params(),
+    deadline=deadline_alerts(config, DAG_ID),
     default_args={
         "owner": "data-engineering",
         "retries": config.task_retries,
-        "retry_delay": timedelta(seconds=30),
+        "retry_delay": timedelta(seconds=config.retry_delay_seconds),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
         "execution_timeout": timedelta(hours=1),
+        "on_failure_callback": failure_notifiers(config),
     },
     doc_md=__doc__,
 ) as dag:
+    source = choose_source()
+
     wait_for_objects = GCSObjectsWithPrefixExistenceSensor(
-        task_id="wait_for_objects",
+        task_id=SENSOR_TASK_ID,
         bucket=config.bucket,
         prefix=config.staging_prefix,
         google_cloud_conn_id=config.gcp_conn_id,
@@ -54,8 +77,9 @@ with DAG(
     )
 
     batch = cut_batch(wait_for_objects.output)
+    cluster = start_cluster(batch)
 
-    stage_load = DatabricksSubmitRunOperator(
+    stage_load = IdempotentSubmitRunOperator(
         task_id=STAGE_LOAD,
         databricks_conn_id=config.databricks_conn_id,
         json=submit_run_payload(config, STAGE_LOAD, MANIFEST_URI),
@@ -63,7 +87,7 @@ with DAG(
         deferrable=True,
     )
 
-    merge = DatabricksSubmitRunOperator(
+    merge = IdempotentSubmitRunOperator(
         task_id=MERGE,
         databricks_conn_id=config.databricks_conn_id,
         json=submit_run_payload(config, MERGE, MANIFEST_URI),
@@ -82,4 +106,15 @@ with DAG(
         gcp_conn_id=config.gcp_conn_id,
     ).expand_kwargs(moves)
 
-    chain(wait_for_objects, batch, stage_load, merge, moves, move_objects, report(batch))
+    source >> [wait_for_objects, batch]
+    batch >> check_feed_freshness()
+    chain(
+        batch,
+        has_csv_objects(batch),
+        cluster,
+        stage_load,
+        writes_enabled(batch),
+        merge,
+        stop_cluster(cluster),
+    )
+    chain(merge, moves, move_objects, report(batch))

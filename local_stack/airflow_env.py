@@ -15,6 +15,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 LOCAL_DIR = REPO / ".local"
 LOCAL_TOKEN = "local-dev-token"  # the local runner's bearer token; not a secret (loopback only)
+DEFAULT_API_PORT = 8080  # ``make up``'s UI port, documented in the README
 
 
 def free_port() -> int:
@@ -30,8 +31,14 @@ class LocalStackAddresses:
     warehouse: Path
 
 
-def airflow_env(airflow_home: Path, stack: LocalStackAddresses) -> dict[str, str]:
-    """``os.environ`` plus what Airflow and the DAG need to use the local stack."""
+def airflow_env(
+    airflow_home: Path, stack: LocalStackAddresses, api_port: int = DEFAULT_API_PORT
+) -> dict[str, str]:
+    """``os.environ`` plus what Airflow and the DAG need to use the local stack.
+
+    ``api_port`` is where the api-server listens; task processes reach the execution API there, so
+    tests can run a second Airflow next to ``make up`` on a free port.
+    """
     google_conn = {"conn_type": "google_cloud_platform", "extra": {"is_anonymous": True, "project": "local"}}
     databricks_conn = {
         "conn_type": "databricks",
@@ -50,7 +57,8 @@ def airflow_env(airflow_home: Path, stack: LocalStackAddresses) -> dict[str, str
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
             "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": "8080",
+            "AIRFLOW__API__PORT": str(api_port),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
             "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": json.dumps(google_conn),
             "AIRFLOW_CONN_DATABRICKS_DEFAULT": json.dumps(databricks_conn),
             "STORAGE_EMULATOR_HOST": stack.gcs_url,

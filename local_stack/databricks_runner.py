@@ -6,7 +6,10 @@ wheel task in its driver), one task at a time. States, errors and run output are
 shapes Databricks uses, so the provider's operators, hooks and triggers work unchanged.
 
 Endpoints: ``jobs/runs/submit``, ``jobs/runs/get``, ``jobs/runs/get-output``, ``jobs/runs/cancel``,
-plus ``/local/stats`` (cluster starts and API calls, for tests and benchmarks).
+``clusters/create``, ``clusters/get``, ``clusters/delete``, ``clusters/permanent-delete``, plus
+``/local/stats`` (cluster starts and API calls, for tests and benchmarks) and ``/local/faults``
+(answer the next N calls of an endpoint with an HTTP error *after* doing the work, as a lost
+response would; or fail the next N runs of an entry point), for failure tests.
 """
 
 from __future__ import annotations
@@ -38,6 +41,27 @@ TERMINAL = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
 
 class InvalidRequestError(ValueError):
     """The request is one Databricks would refuse with ``INVALID_PARAMETER_VALUE``."""
+
+
+class InjectedFailureError(RuntimeError):
+    """A task failure asked for through ``/local/faults``."""
+
+
+@dataclass
+class Cluster:
+    cluster_id: str
+    spec: dict[str, Any]
+    state: str = "RUNNING"  # the local "cluster" is the warm SparkSession: it starts at once
+    deleted: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "cluster_id": self.cluster_id,
+            "cluster_name": self.spec.get("cluster_name", ""),
+            "spark_version": self.spec.get("spark_version", ""),
+            "state": self.state,
+            "custom_tags": self.spec.get("custom_tags", {}),
+        }
 
 
 def _now_ms() -> int:
@@ -132,6 +156,10 @@ class LocalDatabricks:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-cluster")
         self.cluster_starts = 0
         self.api_calls: Counter[str] = Counter()
+        self._clusters: dict[str, Cluster] = {}
+        self._cluster_tokens: dict[str, str] = {}
+        self.http_faults: Counter[str] = Counter()  # endpoint -> responses still to replace by a 503
+        self.task_faults: Counter[str] = Counter()  # entry point -> runs still to fail
 
     # --- API operations -------------------------------------------------------------------
     def submit(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -147,6 +175,9 @@ class LocalDatabricks:
         with self._lock:
             if token and token in self._tokens:
                 return {"run_id": self._tokens[token]}
+            for spec in tasks:
+                if "existing_cluster_id" in spec:
+                    self._ensure_cluster_running(str(spec["existing_cluster_id"]))
             run = Run(
                 run_id=next(self._ids),
                 run_name=payload.get("run_name", "untitled"),
@@ -201,12 +232,65 @@ class LocalDatabricks:
             raise KeyError(run_id)
         run.cancel_requested = True
 
+    def create_cluster(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """``clusters/create``; a token whose cluster is not terminated returns that cluster."""
+        if not spec.get("spark_version"):
+            raise InvalidRequestError("Missing required field: spark_version")
+        token = spec.get("idempotency_token")
+        with self._lock:
+            if token and token in self._cluster_tokens:
+                return {"cluster_id": self._cluster_tokens[token]}
+            cluster = Cluster(f"local-{next(self._ids):04d}", spec)
+            self._clusters[cluster.cluster_id] = cluster
+            if token:
+                self._cluster_tokens[token] = cluster.cluster_id
+            self.cluster_starts += 1
+        return {"cluster_id": cluster.cluster_id}
+
+    def get_cluster(self, cluster_id: str) -> dict[str, Any]:
+        return self._cluster(cluster_id).describe()
+
+    def delete_cluster(self, cluster_id: str, permanently: bool) -> None:
+        """``clusters/delete`` terminates; ``clusters/permanent-delete`` also forgets the cluster."""
+        with self._lock:
+            cluster = self._cluster(cluster_id)
+            cluster.state, cluster.deleted = "TERMINATED", permanently
+            for token, owner in list(self._cluster_tokens.items()):
+                if owner == cluster_id:
+                    del self._cluster_tokens[token]  # Databricks clears the token on termination
+
+    def _cluster(self, cluster_id: str) -> Cluster:
+        cluster = self._clusters.get(cluster_id)
+        if cluster is None or cluster.deleted:
+            raise InvalidRequestError(f"Cluster {cluster_id} does not exist")
+        return cluster
+
+    def _ensure_cluster_running(self, cluster_id: str) -> None:
+        """A run on a terminated all-purpose cluster starts it again, as Databricks does."""
+        cluster = self._cluster(cluster_id)
+        if cluster.state == "TERMINATED":
+            cluster.state = "RUNNING"
+            self.cluster_starts += 1
+
     def stats(self) -> dict[str, Any]:
         return {
             "cluster_starts": self.cluster_starts,
             "api_calls": dict(self.api_calls),
             "runs": len(self._runs),
+            "clusters_running": sum(1 for c in self._clusters.values() if c.state == "RUNNING"),
         }
+
+    def runs_of(self, entry_point: str) -> list[dict[str, Any]]:
+        """Every run of one entry point, oldest first, with its final state (for tests)."""
+        return [
+            {
+                "run_id": run.run_id,
+                "state": run.state(),
+                "cluster": run.tasks[0].spec.get("existing_cluster_id"),
+            }
+            for run in self._runs.values()
+            if run.tasks and run.tasks[0].spec["python_wheel_task"]["entry_point"] == entry_point
+        ]
 
     # --- execution -----------------------------------------------------------------------
     @staticmethod
@@ -234,6 +318,13 @@ class LocalDatabricks:
             task.life_cycle_state, task.start_time = "RUNNING", _now_ms()
             try:
                 self._session()
+                entry_point = task.spec["python_wheel_task"]["entry_point"]
+                with self._lock:
+                    injected = self.task_faults[entry_point] > 0
+                    if injected:
+                        self.task_faults[entry_point] -= 1
+                if injected:
+                    raise InjectedFailureError(f"failure of {entry_point} injected through /local/faults")
                 run_wheel_task(task.spec["python_wheel_task"])
                 task.result_state = "SUCCESS"
             except BaseException as err:  # a task failure is data to report, not a crash
@@ -296,11 +387,49 @@ def create_app(service: LocalDatabricks, token: str | None = None) -> FastAPI:
     @app.middleware("http")
     async def count_and_authenticate(request: Request, call_next: Any) -> Any:
         path = request.url.path
-        if path.startswith("/api/"):
-            service.api_calls[path.split("/jobs/", 1)[-1]] += 1
-            if token and request.headers.get("authorization") != f"Bearer {token}":
-                return _error(401, "UNAUTHENTICATED", "Invalid access token.")
-        return await call_next(request)
+        if not path.startswith("/api/"):
+            return await call_next(request)
+        endpoint = path.split("/", 3)[-1].removeprefix("jobs/")  # e.g. runs/submit, clusters/create
+        service.api_calls[endpoint] += 1
+        if token and request.headers.get("authorization") != f"Bearer {token}":
+            return _error(401, "UNAUTHENTICATED", "Invalid access token.")
+        response = await call_next(request)
+        if service.http_faults[endpoint] > 0:  # the work is done, the answer is lost
+            service.http_faults[endpoint] -= 1
+            return _error(503, "TEMPORARILY_UNAVAILABLE", f"injected 503 on {endpoint}")
+        return response
+
+    @app.post("/api/{version}/clusters/create")
+    async def create_cluster(request: Request) -> JSONResponse:
+        try:
+            return JSONResponse(service.create_cluster(await request.json()))
+        except InvalidRequestError as err:
+            return _error(400, "INVALID_PARAMETER_VALUE", str(err))
+
+    @app.get("/api/{version}/clusters/get")
+    async def get_cluster(request: Request) -> JSONResponse:
+        try:
+            return JSONResponse(service.get_cluster(str((await _params(request))["cluster_id"])))
+        except InvalidRequestError as err:
+            return _error(400, "INVALID_PARAMETER_VALUE", str(err))
+
+    @app.post("/api/{version}/clusters/{action}")
+    async def delete_cluster(action: str, request: Request) -> JSONResponse:
+        if action not in ("delete", "permanent-delete"):
+            return _error(404, "ENDPOINT_NOT_FOUND", f"clusters/{action} is not served by the local runner")
+        try:
+            service.delete_cluster(str((await request.json())["cluster_id"]), action == "permanent-delete")
+        except InvalidRequestError as err:
+            return _error(400, "INVALID_PARAMETER_VALUE", str(err))
+        return JSONResponse({})
+
+    @app.post("/local/faults")
+    async def faults(request: Request) -> JSONResponse:
+        """``{"http": {"runs/submit": 1}}`` and/or ``{"tasks": {"merge": 1}}``."""
+        body = await request.json()
+        service.http_faults.update(body.get("http", {}))
+        service.task_faults.update(body.get("tasks", {}))
+        return JSONResponse({"http": dict(service.http_faults), "tasks": dict(service.task_faults)})
 
     @app.post("/api/{version}/jobs/runs/submit")
     async def submit(request: Request) -> JSONResponse:

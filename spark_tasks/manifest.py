@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 SUPPORTED_VERSION = 1
+INCREMENTAL, OBJECTS, REPLAY = "incremental", "objects", "replay"
+MODES = (INCREMENTAL, OBJECTS, REPLAY)
 
 
 class ManifestError(ValueError):
@@ -41,6 +43,13 @@ class BatchManifest:
     objects: tuple[ManifestObject, ...]
     stage_result_uri: str
     merge_result_uri: str
+    mode: str = INCREMENTAL
+    dry_run: bool = False
+
+    @property
+    def is_replay(self) -> bool:
+        """Archived objects loaded again: re-delivery (duplicate) checks against the ledger are off."""
+        return self.mode == REPLAY
 
     @property
     def object_uris(self) -> list[str]:
@@ -56,6 +65,9 @@ def parse_manifest(text: str) -> BatchManifest:
     version = doc.get("version")
     if version != SUPPORTED_VERSION:
         raise ManifestError(f"manifest version {version!r} is not supported (expected {SUPPORTED_VERSION})")
+    mode = doc.get("mode", INCREMENTAL)
+    if mode not in MODES:
+        raise ManifestError(f"manifest mode {mode!r} is not one of {', '.join(MODES)}")
     try:
         bucket = doc["bucket"]
         objects = tuple(
@@ -78,6 +90,8 @@ def parse_manifest(text: str) -> BatchManifest:
             objects=objects,
             stage_result_uri=doc["results"]["stage"],
             merge_result_uri=doc["results"]["merge"],
+            mode=mode,
+            dry_run=bool(doc.get("dry_run", False)),
         )
     except KeyError as err:
         raise ManifestError(f"manifest lacks the field {err.args[0]!r}") from err

@@ -90,6 +90,8 @@ def _execute_merge(spark: SparkSession, target: TableRef, latest: DataFrame, bat
 
 def run_merge(spark: SparkSession, manifest: BatchManifest, args: JobArgs) -> MergeResult:
     """Merge the staged rows of one batch into the target (at most once) and audit the counts."""
+    if manifest.dry_run:
+        raise ValueError(f"batch {manifest.batch_id} is a dry run: it is validated and reported, not merged")
     target, batch_id = args.target, manifest.batch_id
     target.create_if_missing(spark, TARGET_DDL, TARGET_PROPERTIES)
     args.audit.create_if_missing(spark, AUDIT_DDL, {})

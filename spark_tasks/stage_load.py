@@ -3,7 +3,8 @@
 Every object ends with an outcome (loaded, quarantined or duplicate) and every record of a loaded
 object ends in the stage table or in the rejects table with a reason. All three writes replace only
 this batch's rows (Delta ``replaceWhere`` on ``batch_id``), so re-running the job after a crash at
-any point leaves the tables exactly as one clean run would.
+any point leaves the tables exactly as one clean run would. A dry-run batch is read, validated and
+counted the same way, and nothing is written to any table.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class StageResult:
     batch_id: str
     schema_policy: str
     objects: list[ObjectOutcome] = field(default_factory=list)
+    dry_run: bool = False
+    reject_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_staged(self) -> int:
@@ -93,6 +96,8 @@ def find_duplicates(objects: Sequence[ManifestObject], loaded_before: dict[str, 
 
 def loaded_identities(spark: SparkSession, ledger: TableRef, batch_id: str) -> dict[str, str]:
     """Identities of objects loaded by earlier batches (this batch's own entries do not count)."""
+    if not ledger.exists(spark):  # a dry run before the first load
+        return {}
     rows = (
         ledger.read(spark)
         .where((F.col("outcome") == LOADED) & (F.col("batch_id") != batch_id))
@@ -165,10 +170,10 @@ def _replace_batch(table: TableRef, rows: DataFrame, batch_id: str, merge_schema
     table.save(writer)
 
 
-def run_stage_load(spark: SparkSession, manifest: BatchManifest, args: JobArgs) -> StageResult:
-    """Stage one batch and say, per object, what happened to it and where it goes."""
-    for table, ddl in ((args.stage, STAGE_DDL), (args.rejects, REJECTS_DDL), (args.ledger, LEDGER_DDL)):
-        table.create_if_missing(spark, ddl, {})
+def screen_objects(
+    spark: SparkSession, manifest: BatchManifest, args: JobArgs
+) -> tuple[dict[str, ObjectOutcome], list[tuple[ManifestObject, tuple[str, ...]]]]:
+    """Outcomes of the objects that are not read (bad header, re-delivered bytes) and the readable rest."""
     policy = args.schema_policy
     outcomes: dict[str, ObjectOutcome] = {}
     readable: list[tuple[ManifestObject, tuple[str, ...]]] = []
@@ -182,9 +187,8 @@ def run_stage_load(spark: SparkSession, manifest: BatchManifest, args: JobArgs) 
         else:
             assert probe.header is not None
             candidates.append((obj, probe.header.columns))
-    duplicates = find_duplicates(
-        [obj for obj, _ in candidates], loaded_identities(spark, args.ledger, manifest.batch_id)
-    )
+    loaded_before = {} if manifest.is_replay else loaded_identities(spark, args.ledger, manifest.batch_id)
+    duplicates = find_duplicates([obj for obj, _ in candidates], loaded_before)
     for obj, header in candidates:
         if obj.name in duplicates:
             outcomes[obj.name] = ObjectOutcome(
@@ -197,6 +201,16 @@ def run_stage_load(spark: SparkSession, manifest: BatchManifest, args: JobArgs) 
             )
         else:
             readable.append((obj, header))
+    return outcomes, readable
+
+
+def run_stage_load(spark: SparkSession, manifest: BatchManifest, args: JobArgs) -> StageResult:
+    """Stage one batch and say, per object, what happened to it and where it goes."""
+    if not manifest.dry_run:
+        for table, ddl in ((args.stage, STAGE_DDL), (args.rejects, REJECTS_DDL), (args.ledger, LEDGER_DDL)):
+            table.create_if_missing(spark, ddl, {})
+    policy = args.schema_policy
+    outcomes, readable = screen_objects(spark, manifest, args)
 
     records = read_records(spark, readable, policy)
     text_columns = [c for c in records.columns if c not in lineage.STAGE_LINEAGE_COLUMNS]
@@ -214,23 +228,18 @@ def run_stage_load(spark: SparkSession, manifest: BatchManifest, args: JobArgs) 
         }
         not_utf8 = sorted(name for name, row in counts.items() if row["bad"])
         kept = classified.where(~F.col(lineage.SOURCE_OBJECT).isin(not_utf8)) if not_utf8 else classified
+        reject_reasons = {
+            row[REJECT_REASON]: row["count"]
+            for row in kept.where(F.col(REJECT_REASON).isNotNull()).groupBy(REJECT_REASON).count().collect()
+        }
         extras = [
             c
             for c in records.columns
             if c not in (*CONTRACT_COLUMNS, CORRUPT_RECORD, RAW_RECORD)
             and c not in lineage.STAGE_LINEAGE_COLUMNS
         ]
-        _replace_batch(
-            args.stage,
-            stage_rows(kept.where(F.col(REJECT_REASON).isNull()), manifest, extras),
-            manifest.batch_id,
-            merge_schema=bool(extras),
-        )
-        _replace_batch(
-            args.rejects,
-            reject_rows(kept.where(F.col(REJECT_REASON).isNotNull()), manifest),
-            manifest.batch_id,
-        )
+        if not manifest.dry_run:
+            _write_batch(args, manifest, kept, extras)
     finally:
         classified.unpersist()
 
@@ -248,8 +257,24 @@ def run_stage_load(spark: SparkSession, manifest: BatchManifest, args: JobArgs) 
         else:
             outcomes[obj.name] = ObjectOutcome(obj.name, LOADED, "archive", read, read - rejected, rejected)
     ordered = [outcomes[obj.name] for obj in manifest.objects]
-    _replace_batch(args.ledger, ledger_rows(spark, manifest, ordered), manifest.batch_id)
-    return StageResult(manifest.batch_id, policy.value, ordered)
+    if not manifest.dry_run:
+        _replace_batch(args.ledger, ledger_rows(spark, manifest, ordered), manifest.batch_id)
+    return StageResult(manifest.batch_id, policy.value, ordered, manifest.dry_run, reject_reasons)
+
+
+def _write_batch(args: JobArgs, manifest: BatchManifest, kept: DataFrame, extras: list[str]) -> None:
+    """This batch's stage rows and rejects, each replacing what an earlier attempt wrote."""
+    _replace_batch(
+        args.stage,
+        stage_rows(kept.where(F.col(REJECT_REASON).isNull()), manifest, extras),
+        manifest.batch_id,
+        merge_schema=bool(extras),
+    )
+    _replace_batch(
+        args.rejects,
+        reject_rows(kept.where(F.col(REJECT_REASON).isNotNull()), manifest),
+        manifest.batch_id,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -101,7 +101,9 @@ def put_batch(bucket: Any) -> Any:
 
     from tests.batches import upload_batch
 
-    def put(batch_id: str, files: dict[str, str | bytes], created_at: datetime | None = None) -> str:
-        return upload_batch(bucket, batch_id, files, created_at or datetime.now(UTC))
+    def put(
+        batch_id: str, files: dict[str, str | bytes], created_at: datetime | None = None, **options: Any
+    ) -> str:
+        return upload_batch(bucket, batch_id, files, created_at or datetime.now(UTC), **options)
 
     return put

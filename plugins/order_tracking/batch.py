@@ -1,9 +1,11 @@
 """Cutting a batch: which staging objects a run processes, and the manifest that freezes that choice.
 
 Rules (documented in the README):
-- only objects directly under the staging prefix whose name ends in ``.csv`` (any case) are batch
-  candidates; "folder" placeholders (names ending in ``/``) and other objects are left alone;
-- candidates are taken oldest first (creation time, then name), at most ``max_objects`` per run;
+- objects directly under the staging prefix whose name ends in ``.csv`` (any case) are batch
+  candidates; other objects directly under it (``x.tmp``, ``x.json``) are *not CSV*: the run
+  quarantines them with reason ``not_csv`` without reading them; "folder" placeholders (names
+  ending in ``/``) and objects in sub-folders are ignored;
+- objects are taken oldest first (creation time, then name), at most ``max_objects`` per run;
   the rest wait for the next run;
 - the manifest is written once per batch id: a retried task reuses it, so every attempt of a run
   processes exactly the same objects.
@@ -15,10 +17,11 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 MANIFEST_VERSION = 1
+NOT_CSV = "not_csv"
 MANIFEST_NAME = "manifest.json"
 STAGE_RESULT_NAME = "stage_result.json"
 MERGE_RESULT_NAME = "merge_result.json"
@@ -42,22 +45,48 @@ def batch_id_for_run(run_id: str) -> str:
     return _UNSAFE.sub("_", run_id).strip("_")[:120]
 
 
+def _leaf(name: str, staging_prefix: str) -> str | None:
+    """The object's name below the prefix, or None for placeholders, sub-folders and other prefixes."""
+    if not name.startswith(staging_prefix):
+        return None
+    leaf = name[len(staging_prefix) :]
+    return leaf if leaf and "/" not in leaf else None
+
+
+def is_csv_name(name: str) -> bool:
+    return name.lower().endswith(".csv")
+
+
 def is_batch_candidate(name: str, staging_prefix: str) -> bool:
     """True for a CSV object directly under the staging prefix."""
-    if not name.startswith(staging_prefix):
-        return False
-    leaf = name[len(staging_prefix) :]
-    return bool(leaf) and "/" not in leaf and leaf.lower().endswith(".csv")
+    leaf = _leaf(name, staging_prefix)
+    return leaf is not None and is_csv_name(leaf)
+
+
+def is_stray_object(name: str, staging_prefix: str) -> bool:
+    """True for an object directly under the staging prefix that is not a CSV (quarantined as not_csv)."""
+    leaf = _leaf(name, staging_prefix)
+    return leaf is not None and not is_csv_name(leaf)
+
+
+def oldest_first(objects: Iterable[StagedObject]) -> list[StagedObject]:
+    earliest = datetime.min.replace(tzinfo=UTC)
+    return sorted(objects, key=lambda obj: (obj.created or earliest, obj.name))
 
 
 def select_batch(
     objects: Iterable[StagedObject], staging_prefix: str, max_objects: int
-) -> list[StagedObject]:
-    """The candidates of a run, oldest first, capped at ``max_objects``."""
-    candidates = [obj for obj in objects if is_batch_candidate(obj.name, staging_prefix)]
-    oldest_first = datetime.min.replace(tzinfo=UTC)
-    candidates.sort(key=lambda obj: (obj.created or oldest_first, obj.name))
-    return candidates[:max_objects]
+) -> tuple[list[StagedObject], list[StagedObject]]:
+    """``(CSV objects, not-CSV objects)`` of a run, oldest first, capped at ``max_objects`` together."""
+    chosen = [
+        obj
+        for obj in oldest_first(objects)
+        if is_batch_candidate(obj.name, staging_prefix) or is_stray_object(obj.name, staging_prefix)
+    ][:max_objects]
+    return (
+        [obj for obj in chosen if is_csv_name(obj.name)],
+        [obj for obj in chosen if not is_csv_name(obj.name)],
+    )
 
 
 def batch_dir(batches_prefix: str, batch_id: str) -> str:
@@ -65,15 +94,31 @@ def batch_dir(batches_prefix: str, batch_id: str) -> str:
 
 
 def build_manifest(
-    batch_id: str, bucket: str, batches_prefix: str, objects: list[StagedObject], created_at: datetime
+    batch_id: str,
+    bucket: str,
+    batches_prefix: str,
+    objects: list[StagedObject],
+    created_at: datetime,
+    *,
+    mode: str = "incremental",
+    dry_run: bool = False,
+    not_csv: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """The manifest document the Spark jobs read (``spark_tasks.manifest`` parses it)."""
+    """The manifest document the Spark jobs read (``spark_tasks.manifest`` parses it).
+
+    ``mode`` is ``incremental`` (new staging objects), ``objects`` (named by hand) or ``replay``
+    (archived objects, loaded again: nothing is moved and re-delivery checks are off). ``not_csv``
+    objects are never read by Spark: the run quarantines them.
+    """
     folder = batch_dir(batches_prefix, batch_id)
     return {
         "version": MANIFEST_VERSION,
         "batch_id": batch_id,
         "bucket": bucket,
         "created_at": created_at.isoformat(),
+        "mode": mode,
+        "dry_run": dry_run,
+        NOT_CSV: list(not_csv),
         "objects": [
             {
                 "name": obj.name,
@@ -94,3 +139,20 @@ def build_manifest(
 
 def manifest_json(manifest: dict[str, Any]) -> str:
     return json.dumps(manifest, indent=2, sort_keys=True)
+
+
+def archive_day_prefixes(archive_prefix: str, start: datetime, end: datetime) -> list[str]:
+    """The archive date folders a replay of ``[start, end)`` loads: days whose midnight (UTC) falls in it.
+
+    "Archived on day D" means archived under ``<archive>/D/`` (D is the batch's cut date). With a
+    daily schedule each backfill run replays its day; with an hourly one, the run starting at
+    midnight does and the other runs of the day find nothing to replay.
+    """
+    first = start.astimezone(UTC).date()
+    if datetime(first.year, first.month, first.day, tzinfo=UTC) < start:
+        first += timedelta(days=1)
+    days = []
+    while datetime(first.year, first.month, first.day, tzinfo=UTC) < end:
+        days.append(f"{archive_prefix.rstrip('/')}/{first.isoformat()}/")
+        first += timedelta(days=1)
+    return days

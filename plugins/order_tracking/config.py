@@ -22,6 +22,8 @@ DEFAULT_CLUSTER_SPEC: dict[str, Any] = {
     "num_workers": 2,
     "data_security_mode": "SINGLE_USER",
     "spark_conf": {"spark.sql.session.timeZone": "UTC"},
+    # The run's teardown deletes the cluster; this only stops one that Airflow lost track of.
+    "autotermination_minutes": 30,
 }
 
 
@@ -34,6 +36,7 @@ class PipelineConfig:
     archive_prefix: str = "archive/"
     quarantine_prefix: str = "quarantine/"
     batches_prefix: str = "_batches/"
+    state_prefix: str = "_state/"  # the feed heartbeat the stale-feed check reads
     stage_table: str = "stage_zn_new"
     target_table: str = "target_zn_new"
     rejects_table: str = "rejects_zn_new"
@@ -53,6 +56,12 @@ class PipelineConfig:
     sensor_timeout_seconds: int = 50 * 60
     databricks_poll_seconds: int = 30
     task_retries: int = 3
+    retry_delay_seconds: int = 30  # the first retry's delay; later ones back off exponentially
+    run_deadline_seconds: int = 2 * 3600  # a run still going this long after it was queued alerts
+    stale_feed_seconds: int = 6 * 3600  # no new object for this long alerts
+    alert_emails: str = ""  # comma-separated recipients; empty: no email alerts
+    smtp_conn_id: str = "smtp_default"
+    slack_conn_id: str = ""  # a Slack incoming-webhook connection; empty: no Slack alerts
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PipelineConfig:
@@ -70,6 +79,10 @@ class PipelineConfig:
             else:
                 overrides[name] = raw
         return cls(**overrides)
+
+    @property
+    def alert_recipients(self) -> list[str]:
+        return [address.strip() for address in self.alert_emails.split(",") if address.strip()]
 
     @property
     def schedule_or_none(self) -> str | None:

@@ -1,57 +1,74 @@
-"""The DAG's Python tasks: cut the batch (manifest), plan the moves, report the outcome.
+"""The DAG's Python tasks: pick the source, cut the batch (manifest), plan the moves, report, watch the feed.
 
-Each reads the pipeline configuration from the worker's environment when it runs.
-
-They talk to GCS through the Google provider's ``GCSHook`` so that the same code runs against
-Cloud Storage on Composer and against the emulator locally.
+Each reads the pipeline configuration from the worker's environment when it runs. They talk to
+GCS through the Google provider's ``GCSHook`` so that the same code runs against Cloud Storage on
+Composer and against the emulator locally.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.google.cloud.hooks.gcs import GCSHook
-from airflow.sdk import task
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk import TriggerRule, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from order_tracking.archive import move_groups
+from order_tracking.alerts import SUBJECT_PREFIX, send_alert
+from order_tracking.archive import move_groups, placements
 from order_tracking.batch import (
     MANIFEST_NAME,
     MERGE_RESULT_NAME,
     STAGE_RESULT_NAME,
     StagedObject,
+    archive_day_prefixes,
     batch_dir,
     batch_id_for_run,
     build_manifest,
+    is_csv_name,
     manifest_json,
+    oldest_first,
     select_batch,
 )
 from order_tracking.config import PipelineConfig
+from order_tracking.run_modes import (
+    INCREMENTAL,
+    OBJECTS,
+    REPLAY,
+    RunRequest,
+    RunRequestError,
+    resolve_run_request,
+)
 
 log = logging.getLogger(__name__)
+SENSOR_TASK_ID = "wait_for_objects"
+CUT_BATCH_TASK_ID = "cut_batch"
+HEARTBEAT_NAME = "feed_heartbeat.json"
 
 
-def _list_staged(hook: GCSHook, config: PipelineConfig) -> list[StagedObject]:
-    client = hook.get_conn()
-    blobs = client.list_blobs(config.bucket, prefix=config.staging_prefix, delimiter="/")
-    return [
-        StagedObject(
-            name=blob.name,
-            generation=str(blob.generation) if blob.generation is not None else None,
-            size=blob.size,
-            md5_hash=blob.md5_hash,
-            crc32c=blob.crc32c,
-            created=blob.time_created,
-        )
-        for blob in blobs
-    ]
+def _staged(blob: Any) -> StagedObject:
+    return StagedObject(
+        name=blob.name,
+        generation=str(blob.generation) if blob.generation is not None else None,
+        size=blob.size,
+        md5_hash=blob.md5_hash,
+        crc32c=blob.crc32c,
+        created=blob.time_created,
+    )
+
+
+def _list(hook: GCSHook, bucket: str, prefix: str, delimiter: str | None = None) -> list[StagedObject]:
+    return [_staged(blob) for blob in hook.get_conn().list_blobs(bucket, prefix=prefix, delimiter=delimiter)]
 
 
 def _read_json(hook: GCSHook, bucket: str, name: str) -> dict[str, Any]:
     return json.loads(hook.download(bucket_name=bucket, object_name=name).decode("utf-8"))
+
+
+def _write_json(hook: GCSHook, bucket: str, name: str, doc: dict[str, Any]) -> None:
+    hook.upload(bucket, name, data=json.dumps(doc, indent=2, sort_keys=True), mime_type="application/json")
 
 
 def _batch_summary(manifest: dict[str, Any], manifest_uri: str) -> dict[str, Any]:
@@ -59,12 +76,83 @@ def _batch_summary(manifest: dict[str, Any], manifest_uri: str) -> dict[str, Any
         "batch_id": manifest["batch_id"],
         "manifest_uri": manifest_uri,
         "created_at": manifest["created_at"],
+        "mode": manifest.get("mode", INCREMENTAL),
+        "dry_run": bool(manifest.get("dry_run", False)),
         "objects": len(manifest["objects"]),
+        "not_csv": len(manifest.get("not_csv", [])),
     }
 
 
-@task
-def cut_batch(sensed_objects: list[str] | None, run_id: str | None = None) -> dict[str, Any]:
+def _request(params: dict[str, Any] | None, dag_run: Any, start: Any, end: Any) -> RunRequest:
+    run_type = getattr(dag_run, "run_type", "")
+    run_type = str(getattr(run_type, "value", run_type))  # an enum in the task context: "backfill"
+    try:
+        return resolve_run_request(params or {}, run_type, start, end)
+    except RunRequestError as err:  # a bad form is not retried: it would fail the same way
+        raise AirflowFailException(str(err)) from err
+
+
+@task.branch
+def choose_source(
+    params: dict[str, Any] | None = None,
+    dag_run: Any = None,
+    data_interval_start: Any = None,
+    data_interval_end: Any = None,
+) -> str:
+    """Wait for new staging objects (incremental runs) or go straight to the batch (objects, replay)."""
+    request = _request(params, dag_run, data_interval_start, data_interval_end)
+    log.info("run mode: %s%s", request.mode, " (dry run)" if request.dry_run else "")
+    return SENSOR_TASK_ID if request.mode == INCREMENTAL else CUT_BATCH_TASK_ID
+
+
+def _named_objects(hook: GCSHook, config: PipelineConfig, names: tuple[str, ...]) -> list[StagedObject]:
+    """The staging objects named in the trigger form; a name that is not there fails the run, by name."""
+    bucket = hook.get_conn().bucket(config.bucket)
+    wanted = [
+        name if name.startswith(config.staging_prefix) else config.staging_prefix + name for name in names
+    ]
+    found = {name: bucket.get_blob(name) for name in dict.fromkeys(wanted)}
+    missing = sorted(name for name, blob in found.items() if blob is None)
+    if missing:
+        raise AirflowFailException(
+            f"objects not found in gs://{config.bucket}/{config.staging_prefix}: {', '.join(missing)} "
+            "(names are relative to the staging prefix; to load archived objects again use replay_date)"
+        )
+    return oldest_first(_staged(blob) for blob in found.values())
+
+
+def _archived_objects(hook: GCSHook, config: PipelineConfig, request: RunRequest) -> list[StagedObject]:
+    assert request.replay_start is not None
+    assert request.replay_end is not None
+    prefixes = archive_day_prefixes(config.archive_prefix, request.replay_start, request.replay_end)
+    return oldest_first(
+        obj for prefix in prefixes for obj in _list(hook, config.bucket, prefix) if is_csv_name(obj.name)
+    )
+
+
+def _choose_objects(
+    hook: GCSHook, config: PipelineConfig, request: RunRequest, sensed: set[str]
+) -> tuple[list[StagedObject], list[StagedObject]]:
+    """``(CSV objects, not-CSV objects)`` this run processes."""
+    if request.mode == OBJECTS:
+        named = _named_objects(hook, config, request.objects)
+        return [o for o in named if is_csv_name(o.name)], [o for o in named if not is_csv_name(o.name)]
+    if request.mode == REPLAY:
+        return _archived_objects(hook, config, request), []
+    listed = [obj for obj in _list(hook, config.bucket, config.staging_prefix, "/") if obj.name in sensed]
+    return select_batch(listed, config.staging_prefix, config.max_objects_per_run)
+
+
+@task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+def cut_batch(
+    sensed_objects: list[str] | None,
+    *,
+    params: dict[str, Any] | None = None,
+    dag_run: Any = None,
+    run_id: str | None = None,
+    data_interval_start: Any = None,
+    data_interval_end: Any = None,
+) -> dict[str, Any]:
     """Freeze this run's batch in a manifest object; skip the rest of the run if there is nothing to do."""
     assert run_id is not None, "Airflow passes the run id from the task context"
     config = PipelineConfig.from_env()
@@ -76,53 +164,139 @@ def cut_batch(sensed_objects: list[str] | None, run_id: str | None = None) -> di
         log.info("reusing the manifest of batch %s written by an earlier attempt", batch_id)
         return _batch_summary(_read_json(hook, config.bucket, manifest_name), manifest_uri)
 
-    sensed = set(sensed_objects or [])
-    listed = [obj for obj in _list_staged(hook, config) if obj.name in sensed]
-    batch = select_batch(listed, config.staging_prefix, config.max_objects_per_run)
-    if not batch:
+    request = _request(params, dag_run, data_interval_start, data_interval_end)
+    if request.mode == INCREMENTAL and not sensed_objects:
+        raise AirflowSkipException(f"no new object under gs://{config.bucket}/{config.staging_prefix}")
+    csv_objects, not_csv = _choose_objects(hook, config, request, set(sensed_objects or []))
+    if not csv_objects and not not_csv:
         raise AirflowSkipException(
-            f"no CSV object to load under gs://{config.bucket}/{config.staging_prefix} "
-            f"(sensed {len(sensed)} object(s), none a batch candidate)"
+            f"nothing to load ({request.mode} run): the sensed objects are folder placeholders or in "
+            "sub-folders, or nothing was archived in the replayed period"
         )
-    manifest = build_manifest(batch_id, config.bucket, config.batches_prefix, batch, datetime.now(UTC))
+    now = datetime.now(UTC)
+    manifest = build_manifest(
+        batch_id,
+        config.bucket,
+        config.batches_prefix,
+        csv_objects,
+        now,
+        mode=request.mode,
+        dry_run=request.dry_run,
+        not_csv=[obj.name for obj in not_csv],
+    )
     hook.upload(config.bucket, manifest_name, data=manifest_json(manifest), mime_type="application/json")
-    log.info("batch %s: %d object(s), manifest %s", batch_id, len(batch), manifest_uri)
+    if request.mode == INCREMENTAL:
+        heartbeat = {"last_batch_id": batch_id, "last_cut_at": now.isoformat()}
+        _write_json(hook, config.bucket, config.state_prefix + HEARTBEAT_NAME, heartbeat)
+    log.info(
+        "batch %s (%s%s): %d CSV object(s), %d not CSV; manifest %s",
+        batch_id,
+        request.mode,
+        ", dry run" if request.dry_run else "",
+        len(csv_objects),
+        len(not_csv),
+        manifest_uri,
+    )
     return _batch_summary(manifest, manifest_uri)
 
 
-@task
+@task.short_circuit(ignore_downstream_trigger_rules=False)
+def has_csv_objects(batch: dict[str, Any]) -> bool:
+    """No cluster and no Spark step for a batch of non-CSV objects only: they are just quarantined."""
+    return int(batch["objects"]) > 0
+
+
+@task.short_circuit(ignore_downstream_trigger_rules=False)
+def writes_enabled(batch: dict[str, Any]) -> bool:
+    """A dry run stops after the stage-load step has validated and counted the batch."""
+    return not batch["dry_run"]
+
+
+@task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
 def plan_moves(batch: dict[str, Any]) -> list[dict[str, Any]]:
-    """Read the stage job's per-object result and group the objects by destination."""
+    """Group the batch's objects by destination, from the stage job's per-object result."""
     config = PipelineConfig.from_env()
     hook = GCSHook(gcp_conn_id=config.gcp_conn_id)
-    result_name = batch_dir(config.batches_prefix, batch["batch_id"]) + STAGE_RESULT_NAME
-    stage_result = _read_json(hook, config.bucket, result_name)
+    folder = batch_dir(config.batches_prefix, batch["batch_id"])
+    manifest = _read_json(hook, config.bucket, folder + MANIFEST_NAME)
+    stage_result = (
+        _read_json(hook, config.bucket, folder + STAGE_RESULT_NAME) if manifest["objects"] else None
+    )
     cut_date = datetime.fromisoformat(batch["created_at"]).date()
-    return move_groups(stage_result, config.archive_prefix, config.quarantine_prefix, cut_date)
+    moves = placements(manifest, stage_result)
+    return move_groups(moves, batch["batch_id"], config.archive_prefix, config.quarantine_prefix, cut_date)
 
 
-@task
+@task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
 def report(batch: dict[str, Any]) -> dict[str, Any]:
     """Log and return the batch's counts from the stage and merge results."""
     config = PipelineConfig.from_env()
     hook = GCSHook(gcp_conn_id=config.gcp_conn_id)
     folder = batch_dir(config.batches_prefix, batch["batch_id"])
-    stage_result = _read_json(hook, config.bucket, folder + STAGE_RESULT_NAME)
-    merge_result = _read_json(hook, config.bucket, folder + MERGE_RESULT_NAME)
-    summary = {
-        "batch_id": batch["batch_id"],
-        "objects": len(stage_result["objects"]),
-        "archived": sum(1 for obj in stage_result["objects"] if obj["destination"] == "archive"),
-        "quarantined": sum(1 for obj in stage_result["objects"] if obj["destination"] == "quarantine"),
-        "duplicates": sum(1 for obj in stage_result["objects"] if obj["outcome"] == "duplicate"),
-        "records_read": stage_result["records_read"],
-        "rows_staged": stage_result["rows_staged"],
-        "rows_rejected": stage_result["rows_rejected"],
-        "inserted": merge_result["inserted"],
-        "updated": merge_result["updated"],
-        "stale_skipped": merge_result["stale_skipped"],
-        "superseded_in_batch": merge_result["superseded_in_batch"],
-        "target_rows": merge_result["target_rows"],
+    summary: dict[str, Any] = {
+        key: batch[key] for key in ("batch_id", "mode", "dry_run", "objects", "not_csv")
     }
+    if batch["objects"]:
+        stage = _read_json(hook, config.bucket, folder + STAGE_RESULT_NAME)
+        outcomes = [obj["outcome"] for obj in stage["objects"]]
+        summary |= {
+            "loaded": outcomes.count("loaded"),
+            "quarantined": outcomes.count("quarantined"),
+            "duplicates": outcomes.count("duplicate"),
+            "records_read": stage["records_read"],
+            "rows_staged": stage["rows_staged"],
+            "rows_rejected": stage["rows_rejected"],
+            "reject_reasons": stage.get("reject_reasons", {}),
+        }
+    if batch["objects"] and not batch["dry_run"]:
+        merged = _read_json(hook, config.bucket, folder + MERGE_RESULT_NAME)
+        summary |= {
+            key: merged[key]
+            for key in ("inserted", "updated", "stale_skipped", "superseded_in_batch", "target_rows")
+        }
     log.info("batch summary: %s", json.dumps(summary, sort_keys=True))
     return summary
+
+
+def feed_age(heartbeat: dict[str, Any], now: datetime) -> timedelta:
+    return now - datetime.fromisoformat(heartbeat["last_cut_at"])
+
+
+@task(trigger_rule=TriggerRule.ALL_SKIPPED)
+def check_feed_freshness(
+    params: dict[str, Any] | None = None,
+    dag_run: Any = None,
+    data_interval_start: Any = None,
+    data_interval_end: Any = None,
+) -> dict[str, Any]:
+    """When an incremental run found nothing to load, alert if no object has arrived for a while.
+
+    The first check with no heartbeat starts the clock instead of alerting. Replays, backfills and
+    runs on named objects say nothing about the feed.
+    """
+    request = _request(params, dag_run, data_interval_start, data_interval_end)
+    if request.mode != INCREMENTAL:
+        raise AirflowSkipException(f"a {request.mode} run says nothing about the feed")
+    config = PipelineConfig.from_env()
+    hook = GCSHook(gcp_conn_id=config.gcp_conn_id)
+    name = config.state_prefix + HEARTBEAT_NAME
+    now = datetime.now(UTC)
+    if not hook.exists(config.bucket, name):
+        _write_json(hook, config.bucket, name, {"last_batch_id": None, "last_cut_at": now.isoformat()})
+        return {"stale": False, "age_seconds": 0}
+    heartbeat = _read_json(hook, config.bucket, name)
+    age = feed_age(heartbeat, now)
+    stale = age > timedelta(seconds=config.stale_feed_seconds)
+    if stale:
+        run_id = getattr(dag_run, "run_id", "?")
+        send_alert(
+            f"{SUBJECT_PREFIX} STALE FEED no new object for {age} (run {run_id})",
+            f"No CSV object has arrived under gs://{config.bucket}/{config.staging_prefix} since "
+            f"{heartbeat['last_cut_at']} (threshold {timedelta(seconds=config.stale_feed_seconds)}). "
+            "What to do: see the README's operator section, 'Stale feed'.",
+            emails=config.alert_recipients,
+            smtp_conn_id=config.smtp_conn_id,
+            slack_conn_id=config.slack_conn_id,
+        )
+    log.info("feed age %s (stale: %s)", age, stale)
+    return {"stale": stale, "age_seconds": int(age.total_seconds())}

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from order_tracking.config import PipelineConfig
-from order_tracking.databricks_jobs import STAGE_LOAD, WHEEL_PACKAGE, submit_run_payload
+from order_tracking.databricks_jobs import (
+    CLUSTER_ID,
+    STAGE_LOAD,
+    WHEEL_PACKAGE,
+    create_cluster_payload,
+    submit_run_payload,
+)
 
 
 def test_payload_runs_the_wheel_entry_point_with_the_manifest() -> None:
@@ -16,7 +22,18 @@ def test_payload_runs_the_wheel_entry_point_with_the_manifest() -> None:
     assert params[params.index("--manifest") + 1] == "gs://b/_batches/x/manifest.json"
     assert params[params.index("--tables-root") + 1] == "/wh"
     assert task["libraries"] == [{"whl": config.wheel_uri}]
-    assert task["new_cluster"]["spark_version"] == config.cluster_spec["spark_version"]
+    assert task["existing_cluster_id"] == CLUSTER_ID  # the run's one cluster, from start_cluster
+    assert "new_cluster" not in task
+
+
+def test_cluster_payload_names_tags_and_tokens_the_run_cluster() -> None:
+    config = PipelineConfig.from_env({})
+    payload = create_cluster_payload(config, "dag", "manual__1", "manual__1", "tok")
+    assert payload["spark_version"] == config.cluster_spec["spark_version"]
+    assert payload["idempotency_token"] == "tok"
+    assert payload["cluster_name"] == "order-tracking manual__1"
+    assert payload["custom_tags"]["airflow_dag"] == "dag"
+    assert payload["autotermination_minutes"] > 0  # a cluster Airflow lost track of stops by itself
 
 
 def test_catalog_tables_when_no_tables_root() -> None:

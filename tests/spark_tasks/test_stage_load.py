@@ -191,3 +191,28 @@ def test_schema_policies_for_unknown_columns(
         assert json.loads(rows["T1"]["_rescued_data"]) == {"gate": "G7"}
         assert rows["T2"]["_rescued_data"] is None
         assert "gate" not in rows["T1"]
+
+
+def test_a_dry_run_counts_everything_and_writes_no_table(put_batch: Any, bucket: Any, tmp_path: Path) -> None:
+    bad = ROW.replace("IN_TRANSIT", "LOST")
+    uri = put_batch("dry", {"a.csv": HEADER + ROW + bad + bad, "b.csv": "no header here\n"}, dry_run=True)
+    _stage(uri, tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no table created, none written
+    result = _result(bucket, "dry")
+    assert result["dry_run"] is True
+    assert (result["records_read"], result["rows_staged"], result["rows_rejected"]) == (3, 1, 2)
+    assert result["reject_reasons"] == {"invalid_status": 2}
+    assert _outcomes(bucket, "dry") == {"a.csv": ("loaded", None), "b.csv": ("quarantined", "no_header")}
+
+
+def test_a_replay_loads_objects_the_ledger_already_knows(
+    spark: Any, put_batch: Any, bucket: Any, tmp_path: Path
+) -> None:
+    files = {"a.csv": HEADER + ROW}
+    _stage(put_batch("first", files), tmp_path)
+    _stage(put_batch("again", files), tmp_path)
+    assert _outcomes(bucket, "again") == {"a.csv": ("duplicate", "duplicate")}  # a re-delivery
+    _stage(put_batch("replay", files, mode="replay"), tmp_path)
+    assert _outcomes(bucket, "replay") == {"a.csv": ("loaded", None)}  # a replay loads it again
+    staged = [r.batch_id for r in _table(spark, tmp_path, "stage_zn_new")]
+    assert sorted(staged) == ["first", "replay"]

@@ -1,0 +1,251 @@
+"""Airflow's four long-running services (api-server, scheduler, dag-processor, triggerer) on loopback.
+
+Shared by ``make up`` and the live tests so both run Airflow the same way: LocalExecutor on the
+SQLite database of their own ``AIRFLOW_HOME``, the simple auth manager with a fixed
+``admin`` / ``admin`` login, every listening socket on 127.0.0.1 (the api-server is told so; the
+scheduler's and triggerer's log servers, which would bind every interface, are not started: task
+logs are local files the api-server reads), readiness polled through the REST API rather than
+guessed with sleeps, and a clean stop (SIGTERM, then SIGKILL for the whole process group).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import httpx
+
+from local_stack.airflow_api import AirflowApi
+
+ADMIN_USER, ADMIN_PASSWORD = "admin", "admin"  # local-only login, documented in the README
+HEALTH_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+
+
+class ServiceStartError(RuntimeError):
+    """A service exited or did not become ready in time; the message carries its log tail."""
+
+
+def _descendants(roots: list[int]) -> list[tuple[int, str]]:
+    """``(pid, start time)`` of every descendant of ``roots``, from ``/proc`` (Linux).
+
+    Task processes call ``setsid``, so a service's process group does not hold them all; the start
+    time tells a still-running descendant from a new process that reused its pid.
+    """
+    children: dict[int, list[int]] = {}
+    started: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        started[pid] = fields[19]
+    found: list[tuple[int, str]] = []
+    todo = list(roots)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append((child, started[child]))
+            todo.append(child)
+    return found
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    if not path.exists():
+        return "(no log)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class AirflowServices:
+    """Start, watch and stop the services of one Airflow home.
+
+    ``env`` comes from ``local_stack.airflow_env.airflow_env`` (connections, DAG settings); this
+    class adds what the services themselves need: the home, the executor, the login and the
+    api-server's address (tasks reach the execution API there).
+    """
+
+    def __init__(
+        self, env: Mapping[str, str], home: Path, api_port: int, log_dir: Path | None = None
+    ) -> None:
+        self.home = home
+        self.api_port = api_port
+        self.url = f"http://127.0.0.1:{api_port}"
+        self.log_dir = log_dir or home / "service-logs"
+        self.passwords_file = home / "simple_auth_manager_passwords.json"
+        self.env = dict(env) | {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",  # user:role
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(api_port),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+        }
+        # LocalExecutor forks `parallelism` workers up front (32 by default): 4 suit 2 cores.
+        self.env.setdefault("AIRFLOW__CORE__PARALLELISM", "4")
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: list[IO[bytes]] = []
+        self.api = AirflowApi(self.url, ADMIN_USER, ADMIN_PASSWORD)
+
+    def commands(self) -> dict[str, list[str]]:
+        airflow = [sys.executable, "-m", "airflow"]
+        return {
+            "api-server": [*airflow, "api-server", "--host", "127.0.0.1", "--port", str(self.api_port)],
+            "scheduler": [*airflow, "scheduler", "--skip-serve-logs"],
+            "dag-processor": [*airflow, "dag-processor"],
+            "triggerer": [*airflow, "triggerer", "--skip-serve-logs"],
+        }
+
+    def log_file(self, service: str) -> Path:
+        return self.log_dir / f"airflow-{service}.log"
+
+    def prepare(self) -> None:
+        """Create or upgrade the metadata DB and fix the admin password (before any service reads it)."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.passwords_file.write_text(json.dumps({ADMIN_USER: ADMIN_PASSWORD}))
+        done = subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise ServiceStartError(f"airflow db migrate failed:\n{(done.stdout + done.stderr)[-4000:]}")
+
+    def start(self, timeout: float = 180) -> AirflowServices:
+        """Migrate, start the four services and wait until the api-server reports all of them healthy."""
+        self.prepare()
+        try:
+            for name, command in self.commands().items():
+                log = self.log_file(name).open("ab")
+                self._logs.append(log)
+                # Own process group: stop() can then also end the workers each service forks.
+                self.processes[name] = subprocess.Popen(
+                    command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            self.wait_until_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def check_running(self) -> None:
+        """Raise ``ServiceStartError`` with its log tail if a service has exited."""
+        for name, proc in self.processes.items():
+            if proc.poll() is not None:
+                raise ServiceStartError(
+                    f"airflow {name} exited with {proc.returncode}; log tail of {self.log_file(name)}:\n"
+                    + _tail(self.log_file(name))
+                )
+
+    def wait_until_healthy(self, timeout: float = 180) -> None:
+        """Poll the health endpoint until every component is healthy; warm the execution API on the way."""
+        deadline = time.monotonic() + timeout
+        last: Any = "no answer"
+        warmed = False
+        while time.monotonic() < deadline:
+            self.check_running()
+            try:
+                last = self.api.health()
+                if not warmed:
+                    self._warm_execution_api(deadline - time.monotonic())
+                    warmed = True
+            except httpx.HTTPError as error:
+                last = repr(error)
+            else:
+                if all(last.get(c, {}).get("status") == "healthy" for c in HEALTH_COMPONENTS):
+                    return
+            time.sleep(0.5)
+        raise ServiceStartError(
+            f"Airflow at {self.url} not healthy after {timeout:.0f} s: {last}\n"
+            + "\n".join(f"--- {n} ---\n{_tail(self.log_file(n), 15)}" for n in self.processes)
+        )
+
+    def _warm_execution_api(self, timeout: float) -> None:
+        """The api-server builds its execution API on the first request (~10 s on 2 cores).
+
+        Made by the first task instead, that request times out and is retried, so the first task
+        of the first run would take ~20 s longer than the others.
+        """
+        httpx.get(f"{self.url}/execution/health", timeout=max(timeout, 1), trust_env=False).raise_for_status()
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 120) -> dict[str, Any]:
+        """Wait until the dag-processor has serialized ``dag_id``; fail fast on an import error."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_running()
+            try:
+                return self.api.dag(dag_id)
+            except httpx.HTTPStatusError as error:
+                if error.response.status_code != 404:
+                    raise
+            errors = self.api.import_errors()
+            if errors:
+                details = "\n".join(f"{e['filename']}:\n{e['stack_trace']}" for e in errors)
+                raise ServiceStartError(f"DAG {dag_id} not loaded; import errors:\n{details}")
+            if time.monotonic() >= deadline:
+                raise ServiceStartError(
+                    f"DAG {dag_id} not parsed after {timeout:.0f} s; dag-processor log tail:\n"
+                    + _tail(self.log_file("dag-processor"))
+                )
+            time.sleep(0.5)
+
+    def stop(self, grace: float = 20) -> None:
+        """SIGTERM the services, wait up to ``grace`` seconds, then SIGKILL whatever they started.
+
+        The api-server goes last: running tasks report their end through its execution API.
+        """
+        leftovers = _descendants([proc.pid for proc in self.processes.values()])
+        deadline = time.monotonic() + grace
+        last = ["api-server"]
+        for group in ([name for name in self.processes if name not in last], last):
+            procs = [self.processes[name] for name in group if name in self.processes]
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            floor = 5.0 if group is last else 0.1  # the api-server stops in ~0.2 s: let it
+            for proc in procs:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=max(floor, deadline - time.monotonic()))
+        for proc in self.processes.values():
+            # The group id is the service's pid (start_new_session): only what we started.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for pid, started in leftovers:  # task processes in sessions of their own
+            if _start_time(pid) == started:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+        self.processes.clear()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+
+    def __enter__(self) -> AirflowServices:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,48 @@
+"""The run's one Databricks cluster: created before the stage-load step, deleted after the merge.
+
+Both Spark steps run on it (``existing_cluster_id``), so a DAG run starts one cluster instead of
+one per step, and each step stays an independently retriable ``runs/submit``. The create request
+carries an idempotency token, so a retried setup task finds the cluster it already created. The
+teardown deletes the cluster whether the steps succeeded or not; ``autotermination_minutes`` in
+the cluster spec stops one that Airflow lost track of.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow.providers.databricks.hooks.databricks import DatabricksHook
+from airflow.sdk import setup, teardown
+
+from order_tracking.config import PipelineConfig
+from order_tracking.databricks_jobs import create_cluster_payload
+from order_tracking.idempotency import step_token
+
+log = logging.getLogger(__name__)
+CREATE_CLUSTER = ("POST", "2.1/clusters/create")
+PERMANENT_DELETE_CLUSTER = ("POST", "2.1/clusters/permanent-delete")
+
+
+@setup
+def start_cluster(batch: dict[str, Any], dag_run: Any = None) -> str:
+    """Create (or find again, on a retry) the run's cluster and return its id; it starts in the background."""
+    assert dag_run is not None, "Airflow passes the DAG run from the task context"
+    dag_id, run_id = dag_run.dag_id, dag_run.run_id
+    config = PipelineConfig.from_env()
+    token = step_token(dag_id, run_id, "cluster")
+    payload = create_cluster_payload(config, dag_id, run_id, batch["batch_id"], token)
+    response = DatabricksHook(config.databricks_conn_id)._do_api_call(CREATE_CLUSTER, payload)
+    cluster_id = str(response["cluster_id"])
+    log.info("batch %s runs on cluster %s (%s)", batch["batch_id"], cluster_id, payload["cluster_name"])
+    return cluster_id
+
+
+@teardown
+def stop_cluster(cluster_id: str) -> None:
+    """Delete the run's cluster, whatever became of the steps that ran on it."""
+    config = PipelineConfig.from_env()
+    DatabricksHook(config.databricks_conn_id)._do_api_call(
+        PERMANENT_DELETE_CLUSTER, {"cluster_id": cluster_id}
+    )
+    log.info("deleted cluster %s", cluster_id)

@@ -1,0 +1,46 @@
+"""The run's one cluster: created once per DAG run even when the setup task is retried, then deleted."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from local_stack.airflow_env import LOCAL_TOKEN
+from local_stack.databricks_runner import RunnerServer
+from order_tracking.cluster import start_cluster, stop_cluster
+
+RUN = SimpleNamespace(dag_id="dag", run_id="manual__cluster_test")
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(autouse=True)
+def _databricks_connection(databricks: RunnerServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = {
+        "conn_type": "databricks",
+        "host": "127.0.0.1",
+        "port": databricks.port,
+        "schema": "http",
+        "password": LOCAL_TOKEN,
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps(conn))
+
+
+def test_a_retried_setup_finds_its_cluster_and_teardown_deletes_it(databricks: RunnerServer) -> None:
+    service = databricks.service
+    starts = service.cluster_starts
+    batch = {"batch_id": "manual__cluster_test"}
+    cluster_id = start_cluster.function(batch, dag_run=RUN)
+    assert start_cluster.function(batch, dag_run=RUN) == cluster_id
+    assert service.cluster_starts == starts + 1
+    described = service.get_cluster(cluster_id)
+    assert described["custom_tags"]["airflow_batch"] == "manual__cluster_test"
+
+    stop_cluster.function(cluster_id)
+    with pytest.raises(ValueError, match="does not exist"):
+        service.get_cluster(cluster_id)
+    # a cleared run starts over: its token was released with the deleted cluster
+    assert start_cluster.function(batch, dag_run=RUN) != cluster_id
+    assert service.cluster_starts == starts + 2

@@ -1,0 +1,93 @@
+"""Idempotent submissions, at the wire: a lost answer, a live run and a failed run of a step."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from airflow.providers.databricks.hooks.databricks import DatabricksHook
+
+from local_stack.airflow_env import LOCAL_TOKEN
+from local_stack.databricks_runner import RunnerServer
+from order_tracking.databricks_jobs import WHEEL_PACKAGE
+from order_tracking.databricks_submit import IdempotentDatabricksHook
+from order_tracking.idempotency import step_token
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture
+def hook_for(databricks: RunnerServer, monkeypatch: pytest.MonkeyPatch) -> Any:
+    conn = {
+        "conn_type": "databricks",
+        "host": "127.0.0.1",
+        "port": databricks.port,
+        "schema": "http",
+        "password": LOCAL_TOKEN,
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_LOCAL_RUNNER", json.dumps(conn))
+
+    def make(run_id: str, step: str) -> IdempotentDatabricksHook:
+        return IdempotentDatabricksHook(
+            "local_runner", retry_limit=3, retry_delay=0.1, token_key=("dag", run_id, step)
+        )
+
+    return make
+
+
+def _help_run(entry_point: str) -> dict[str, Any]:
+    """A real wheel task that does no Spark work (``--help`` exits 0)."""
+    wheel = {"package_name": WHEEL_PACKAGE, "entry_point": entry_point, "parameters": ["--help"]}
+    return {"run_name": "test", "tasks": [{"task_key": entry_point, "python_wheel_task": wheel}]}
+
+
+def _wait_terminal(hook: IdempotentDatabricksHook, run_id: int) -> Any:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = hook.get_run_state(run_id)
+        if state.is_terminal:
+            return state
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} did not finish")
+
+
+def test_a_lost_submit_answer_is_retried_without_a_second_run(
+    databricks: RunnerServer, hook_for: Any
+) -> None:
+    service = databricks.service
+    before = len(service.runs_of("stage_load"))
+    service.http_faults["runs/submit"] += 1  # the run is created, the answer is a 503
+    hook = hook_for("manual__lost_answer", "stage_load")
+    run_id = hook.submit_run(_help_run("stage_load"))
+    assert _wait_terminal(hook, run_id).is_successful
+    assert len(service.runs_of("stage_load")) == before + 1
+    assert service.runs_of("stage_load")[-1]["run_id"] == run_id
+
+
+def test_a_retried_task_reconnects_to_its_run(databricks: RunnerServer, hook_for: Any) -> None:
+    service = databricks.service
+    before = len(service.runs_of("merge"))
+    first = hook_for("manual__reconnect", "merge").submit_run(_help_run("merge"))
+    again = hook_for("manual__reconnect", "merge").submit_run(_help_run("merge"))  # a new try, a new hook
+    assert again == first
+    _wait_terminal(hook_for("manual__reconnect", "merge"), first)
+    assert hook_for("manual__reconnect", "merge").submit_run(_help_run("merge")) == first  # succeeded: kept
+    assert len(service.runs_of("merge")) == before + 1
+
+
+def test_a_failed_run_is_followed_by_a_fresh_one(databricks: RunnerServer, hook_for: Any) -> None:
+    service = databricks.service
+    service.task_faults["merge"] += 1
+    plain = hook_for("manual__fresh_start", "merge")
+    earlier_try = {
+        **_help_run("merge"),
+        "idempotency_token": step_token("dag", "manual__fresh_start", "merge"),
+    }
+    failed = DatabricksHook.submit_run(plain, earlier_try)  # what the failed try submitted
+    assert _wait_terminal(plain, failed).result_state == "FAILED"
+    fresh = hook_for("manual__fresh_start", "merge").submit_run(_help_run("merge"))
+    assert fresh != failed
+    assert _wait_terminal(plain, fresh).is_successful
+    assert hook_for("manual__fresh_start", "merge").submit_run(_help_run("merge")) == fresh
