@@ -11,6 +11,7 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 LOCAL_DIR = REPO / ".local"
@@ -31,6 +32,16 @@ class LocalStackAddresses:
     warehouse: Path
 
 
+def google_connection() -> dict[str, Any]:
+    """An anonymous Google connection: the client then follows ``STORAGE_EMULATOR_HOST``."""
+    return {"conn_type": "google_cloud_platform", "extra": {"is_anonymous": True, "project": "local"}}
+
+
+def databricks_connection(port: int, token: str = LOCAL_TOKEN) -> dict[str, Any]:
+    """A Databricks connection to the local runner on ``port`` (plain HTTP on loopback)."""
+    return {"conn_type": "databricks", "host": "127.0.0.1", "port": port, "schema": "http", "password": token}
+
+
 def airflow_env(
     airflow_home: Path, stack: LocalStackAddresses, api_port: int = DEFAULT_API_PORT
 ) -> dict[str, str]:
@@ -39,14 +50,7 @@ def airflow_env(
     ``api_port`` is where the api-server listens; task processes reach the execution API there, so
     tests can run a second Airflow next to ``make up`` on a free port.
     """
-    google_conn = {"conn_type": "google_cloud_platform", "extra": {"is_anonymous": True, "project": "local"}}
-    databricks_conn = {
-        "conn_type": "databricks",
-        "host": "127.0.0.1",
-        "port": stack.databricks_port,
-        "schema": "http",
-        "password": LOCAL_TOKEN,
-    }
+    google_conn, databricks_conn = google_connection(), databricks_connection(stack.databricks_port)
     env = dict(os.environ)
     env.update(
         {

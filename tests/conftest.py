@@ -6,6 +6,7 @@ import time, before any test module imports Airflow.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -92,6 +93,15 @@ def airflow_local_env(gcs_emulator: GcsEmulator, databricks: RunnerServer, wareh
         [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL
     )
     return env
+
+
+@pytest.fixture
+def gcs_connection(gcs_emulator: GcsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow's ``google_cloud_default`` in this process, on the emulator (for hooks and operators)."""
+    from local_stack.airflow_env import google_connection
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
+    monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", json.dumps(google_connection()))
 
 
 @pytest.fixture

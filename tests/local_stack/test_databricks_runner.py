@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from airflow.providers.databricks.hooks.databricks import DatabricksHook, RunState
 
-from local_stack.airflow_env import LOCAL_TOKEN
+from local_stack.airflow_env import LOCAL_TOKEN, databricks_connection
 from local_stack.databricks_runner import RunnerServer
 from order_tracking.databricks_jobs import WHEEL_PACKAGE
 
@@ -18,8 +18,7 @@ pytestmark = pytest.mark.spark
 
 def _hook(port: int, token: str, monkeypatch: pytest.MonkeyPatch) -> DatabricksHook:
     """A provider hook on an Airflow connection (from the environment) to the local runner."""
-    conn = {"conn_type": "databricks", "host": "127.0.0.1", "port": port, "schema": "http", "password": token}
-    monkeypatch.setenv("AIRFLOW_CONN_LOCAL_RUNNER", json.dumps(conn))
+    monkeypatch.setenv("AIRFLOW_CONN_LOCAL_RUNNER", json.dumps(databricks_connection(port, token)))
     return DatabricksHook("local_runner", retry_limit=1, retry_delay=0.1)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any
 
@@ -48,19 +47,11 @@ def test_no_empty_source_list_ever_reaches_the_operator() -> None:
     assert move_groups([], "b7", "archive/", "quarantine/", DAY) == []
 
 
-def test_a_half_done_move_is_finished_by_the_retry(
-    bucket: Any, gcs_emulator: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("gcs_connection")
+def test_a_half_done_move_is_finished_by_the_retry(bucket: Any) -> None:
     """The first try moved one object and died; the retry moves the other and loses or doubles nothing."""
     from airflow.providers.google.cloud.transfers.gcs_to_gcs import GCSToGCSOperator
 
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT",
-        json.dumps(
-            {"conn_type": "google_cloud_platform", "extra": {"is_anonymous": True, "project": "local"}}
-        ),
-    )
     for name in ("a.csv", "b.csv"):
         bucket.blob(f"staging_zn/{name}").upload_from_string(b"tracking_num\n")
     moves = [("staging_zn/a.csv", "archive"), ("staging_zn/b.csv", "archive")]

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from local_stack.airflow_env import LOCAL_TOKEN
+from local_stack.airflow_env import databricks_connection
 from local_stack.databricks_runner import RunnerServer
 from order_tracking.cluster import start_cluster, stop_cluster
 
@@ -18,14 +18,7 @@ pytestmark = pytest.mark.spark
 
 @pytest.fixture(autouse=True)
 def _databricks_connection(databricks: RunnerServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    conn = {
-        "conn_type": "databricks",
-        "host": "127.0.0.1",
-        "port": databricks.port,
-        "schema": "http",
-        "password": LOCAL_TOKEN,
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps(conn))
+    monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps(databricks_connection(databricks.port)))
 
 
 def test_a_retried_setup_finds_its_cluster_and_teardown_deletes_it(databricks: RunnerServer) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from airflow.providers.databricks.hooks.databricks import DatabricksHook
 
-from local_stack.airflow_env import LOCAL_TOKEN
+from local_stack.airflow_env import databricks_connection
 from local_stack.databricks_runner import RunnerServer
 from order_tracking.databricks_jobs import WHEEL_PACKAGE
 from order_tracking.databricks_submit import IdempotentDatabricksHook
@@ -20,14 +20,7 @@ pytestmark = pytest.mark.spark
 
 @pytest.fixture
 def hook_for(databricks: RunnerServer, monkeypatch: pytest.MonkeyPatch) -> Any:
-    conn = {
-        "conn_type": "databricks",
-        "host": "127.0.0.1",
-        "port": databricks.port,
-        "schema": "http",
-        "password": LOCAL_TOKEN,
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_LOCAL_RUNNER", json.dumps(conn))
+    monkeypatch.setenv("AIRFLOW_CONN_LOCAL_RUNNER", json.dumps(databricks_connection(databricks.port)))
 
     def make(run_id: str, step: str) -> IdempotentDatabricksHook:
         return IdempotentDatabricksHook(

@@ -14,11 +14,7 @@ from order_tracking.tasks import cut_batch
 MANUAL = SimpleNamespace(run_type="manual")
 
 
-@pytest.fixture(autouse=True)
-def _gcs_connection(gcs_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
-    conn = {"conn_type": "google_cloud_platform", "extra": {"is_anonymous": True}}
-    monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", json.dumps(conn))
+pytestmark = pytest.mark.usefixtures("gcs_connection")
 
 
 def _cut(sensed: list[str] | None, run_id: str, **params: Any) -> dict[str, Any]:
