@@ -45,6 +45,7 @@ from local_stack.samples import STATUS_FLOW, sample_objects
 
 SHARED_KEY = "live_runs"
 STAGING = "staging_zn/"
+OBJECT_PREFIX = "bench_latency_"  # every benchmark object's name starts so (below the staging prefix)
 TARGET_TABLE = "target_zn_new"
 ENTRY_POINTS = ("stage_load", "merge")  # the wheel's entry points the DAG submits
 VISIBLE_TIMEOUT = 600.0  # seconds from upload; a healthy local run takes well under two minutes
@@ -425,7 +426,7 @@ def measure_upload(
     table = stack.tables_root / stack.env.get("ORDER_TRACKING_TARGET_TABLE", TARGET_TABLE)
     key_prefix = f"B{token}{index:02d}-"
     data, records, keys = contract_object(cfg.latency_rows, cfg.seed + index, key_prefix)
-    name = f"{STAGING}bench_latency_{token.lower()}_{index:02d}.csv"
+    name = f"{STAGING}{OBJECT_PREFIX}{token.lower()}_{index:02d}.csv"
     before = RunnerSnapshot.take(stack)
     after_version = max(_commits(table), default=-1)
     load = os.getloadavg()[0]
