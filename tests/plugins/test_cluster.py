@@ -35,5 +35,7 @@ def test_a_retried_setup_finds_its_cluster_and_teardown_deletes_it(databricks: R
     with pytest.raises(ValueError, match="does not exist"):
         service.get_cluster(cluster_id)
     # a cleared run starts over: its token was released with the deleted cluster
-    assert start_cluster.function(batch, dag_run=RUN) != cluster_id
+    fresh = start_cluster.function(batch, dag_run=RUN)
+    assert fresh != cluster_id
     assert service.cluster_starts == starts + 2
+    stop_cluster.function(fresh)  # leave no cluster running for later tests

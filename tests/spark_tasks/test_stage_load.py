@@ -193,7 +193,9 @@ def test_schema_policies_for_unknown_columns(
         assert "gate" not in rows["T1"]
 
 
-def test_a_dry_run_counts_everything_and_writes_no_table(put_batch: Any, bucket: Any, tmp_path: Path) -> None:
+def test_a_dry_run_counts_everything_and_writes_no_table(
+    spark: Any, put_batch: Any, bucket: Any, tmp_path: Path
+) -> None:
     bad = ROW.replace("IN_TRANSIT", "LOST")
     uri = put_batch("dry", {"a.csv": HEADER + ROW + bad + bad, "b.csv": "no header here\n"}, dry_run=True)
     _stage(uri, tmp_path)
@@ -202,7 +204,10 @@ def test_a_dry_run_counts_everything_and_writes_no_table(put_batch: Any, bucket:
     assert result["dry_run"] is True
     assert (result["records_read"], result["rows_staged"], result["rows_rejected"]) == (3, 1, 2)
     assert result["reject_reasons"] == {"invalid_status": 2}
-    assert _outcomes(bucket, "dry") == {"a.csv": ("loaded", None), "b.csv": ("quarantined", "no_header")}
+    assert _outcomes(bucket, "dry") == {
+        "a.csv": ("loaded", None),
+        "b.csv": ("quarantined", "missing_required_columns"),
+    }
 
 
 def test_a_replay_loads_objects_the_ledger_already_knows(
