@@ -222,7 +222,7 @@ class DagParseSection:
                 "",
                 "<details><summary>the minimal DAG file</summary>",
                 "",
-                "```python",
+                "```text",  # text, not python: `ruff format` would reformat generated code in docs
                 minimal_source.strip(),
                 "```",
                 "",
