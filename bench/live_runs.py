@@ -41,6 +41,7 @@ from pyspark.sql import functions as F
 from bench.config import BenchConfig
 from bench.live_stack import LiveStack
 from bench.registry import BenchContext
+from local_stack.procfs import descendants, process_table
 from local_stack.samples import STATUS_FLOW, sample_objects
 
 SHARED_KEY = "live_runs"
@@ -217,28 +218,9 @@ def _tree_ticks(root: int) -> int:
     difference of two readings is what the tree used in between (approximately: a process orphaned to
     init takes its time with it).
     """
-    parents: dict[int, int] = {}
-    ticks: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        pid = int(entry.name)
-        parents[pid] = int(fields[1])
-        ticks[pid] = sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
-    tree, todo = {root}, [root]
-    children: dict[int, list[int]] = {}
-    for pid, parent in parents.items():
-        children.setdefault(parent, []).append(pid)
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in tree:
-                tree.add(child)
-                todo.append(child)
-    return sum(ticks.get(pid, 0) for pid in tree)
+    table = process_table()
+    tree = [table[root], *descendants(table, [root])] if root in table else []
+    return sum(stat.cpu_ticks for stat in tree)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from typing import IO, Any
 import httpx
 
 from local_stack.airflow_api import AirflowApi
+from local_stack.procfs import descendants, process_table
 
 ADMIN_USER, ADMIN_PASSWORD = "admin", "admin"  # local-only login, documented in the README
 HEALTH_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
@@ -35,30 +36,12 @@ class ServiceStartError(RuntimeError):
 
 
 def _descendants(roots: list[int]) -> list[tuple[int, str]]:
-    """``(pid, start time)`` of every descendant of ``roots``, from ``/proc`` (Linux).
+    """``(pid, start time)`` of every descendant of ``roots``.
 
     Task processes call ``setsid``, so a service's process group does not hold them all; the start
     time tells a still-running descendant from a new process that reused its pid.
     """
-    children: dict[int, list[int]] = {}
-    started: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        pid = int(entry.name)
-        children.setdefault(int(fields[1]), []).append(pid)
-        started[pid] = fields[19]
-    found: list[tuple[int, str]] = []
-    todo = list(roots)
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append((child, started[child]))
-            todo.append(child)
-    return found
+    return [(stat.pid, stat.start_time) for stat in descendants(process_table(), roots)]
 
 
 def _start_time(pid: int) -> str | None:
