@@ -15,7 +15,6 @@ from functools import partial
 from typing import Any
 
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from bench import baselines, datagen
 from bench.delta_metrics import (
@@ -33,9 +32,8 @@ from bench.merge_report import render
 from bench.registry import BenchContext, SectionResult
 from bench.sql_profile import Execution, executions_after, last_execution_id
 from bench.timing import Timing, fmt_seconds, timed, timing
-from spark_tasks import lineage, merge
+from spark_tasks import merge
 from spark_tasks.cli import JobArgs
-from spark_tasks.transforms import latest_per_key
 
 OURS, REWRITE, DELETE_APPEND = "merge", "full_rewrite", "delete_append"
 METHODS = (OURS, REWRITE, DELETE_APPEND)
@@ -106,8 +104,6 @@ class Profile:
     batch_rows: int
     job_seconds: float
     executions: list[Execution]
-    count_stale_seconds: float
-    count_stale_joins: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"executions": [e.to_dict() for e in self.executions]}
@@ -171,7 +167,7 @@ class MergeSection:
                 )
                 scenarios.append(scenario)
                 if target_rows == largest and fraction == smallest_fraction:
-                    profile = self._profile(spark, args, v0, scenario, executions)
+                    profile = self._profile(scenario, executions)
             shutil.rmtree(base / f"t{target_rows}", ignore_errors=True)
         assert profile is not None
         return render(self.name, self.title, scenarios, profile, cfg.repeats)
@@ -239,26 +235,9 @@ class MergeSection:
         expected = _expected(datagen.batch_shape(rows))
         return Scenario(target_rows, fraction, rows, table_layout, methods, counts, expected), executions
 
-    def _profile(
-        self, spark: SparkSession, args: JobArgs, v0: int, scenario: Scenario, executions: list[Execution]
-    ) -> Profile:
-        """Time the job's stale count alone: a join of the batch with the whole previous snapshot."""
-        batch_id = f"bench_t{scenario.target_rows}_f{round(scenario.fraction * 1000)}_r0"
-        rows = args.stage.read(spark).where(F.col(lineage.BATCH_ID) == batch_id)
-        keep = [c for c in rows.columns if c not in (lineage.OBJECT_SEQ, lineage.RECORD_INDEX)]
-        latest = latest_per_key(rows).select(*keep).cache()
-        try:
-            latest.count()
-            mark = last_execution_id(spark)
-            took, _ = timed(partial(merge.count_stale, latest, args.target.read(spark, v0)))
-            joins = tuple(j for e in executions_after(spark, mark) for j in e.joins)
-        finally:
-            latest.unpersist()
+    @staticmethod
+    def _profile(scenario: Scenario, executions: list[Execution]) -> Profile:
+        """Our job's SQL executions in its last repetition on the largest target."""
         return Profile(
-            scenario.target_rows,
-            scenario.batch_rows,
-            scenario.methods[OURS].timing.runs[-1],
-            executions,
-            took,
-            joins,
+            scenario.target_rows, scenario.batch_rows, scenario.methods[OURS].timing.runs[-1], executions
         )

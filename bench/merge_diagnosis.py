@@ -26,19 +26,17 @@ def _bookkeeping(profile: Profile) -> str:
 
 
 CLOSE_THE_GAP = (
-    "What would close the gap, in spark_tasks/merge.py (semantics unchanged): (1) take the stale "
-    "count from the MERGE's own metrics, stale = numSourceRows - numTargetRowsInserted - "
-    "numTargetRowsUpdated (every pre-reduced batch row inserts, updates, or matched a newer-or-equal "
-    "row), instead of `count_stale`'s second join of the batch with the whole previous snapshot, and "
-    "let `reconcile` check numSourceRows against the job's own key count, so the counts stay checked "
-    "against an independent number; keep `count_stale` only where Delta wrote no commit; (2) find the "
-    "batch's MERGE commit once, and after the MERGE read `history(1)` rather than `history(500)` "
-    "again; (3) take rows loaded from the ledger the stage job wrote instead of counting the stage "
-    "table. These remove bookkeeping, not the MERGE's write phase, which grows with the number of "
-    "files the batch touches: only fewer touched files would shrink it, i.e. a target clustered on a "
-    "column the batch's keys share (liquid clustering or Z-order on tracking_num helps only if a "
-    "batch's tracking numbers are close together, for example if they followed parcel creation time; "
-    "ours are spread over the key range, so every file holds a matched key)."
+    "What is left is the MERGE's write phase, which grows with the number of files the batch "
+    "touches. The job's own bookkeeping is already trimmed: the stale count comes from the MERGE's "
+    "metrics (numSourceRows - inserted - updated, with numSourceRows checked against the job's own "
+    "key count) instead of a join of the batch with the whole previous snapshot, and the commit is "
+    "found with `history(1)` after the MERGE. The stage-table count stays: it is the independent "
+    "number the ledger is reconciled against. Only fewer touched files would shrink the write "
+    "phase, i.e. a target clustered on a column the batch's keys share (liquid clustering or "
+    "Z-order on tracking_num helps only if a batch's tracking numbers are close together, for "
+    "example if they followed parcel creation time; ours are spread over the key range, so every "
+    "file holds a matched key). On Databricks, dynamic file pruning and Photon's MERGE, which "
+    "open-source Delta lacks, act on exactly this phase."
 )
 
 
@@ -83,10 +81,8 @@ def rewrite_diagnosis(scenario: Scenario, profile: Profile) -> str:
         f"({fmt_seconds(rewrite)}) and {rewrite_t.min / command if command else float('inf'):.1f}x less "
         f"than its fastest run; the other {fmt_seconds(max(profile.job_seconds - command, 0.0))} "
         "was the job's "
-        "bookkeeping around the MERGE, a dozen Spark actions each paying Delta's log replay and job "
-        f"start-up on 2 cores; the longest: {_bookkeeping(profile)}. The stale count alone, a join of "
-        "the batch with the whole previous snapshot, took "
-        f"{fmt_seconds(profile.count_stale_seconds)}. "
+        "bookkeeping around the MERGE, Spark actions each paying Delta's log replay and job "
+        f"start-up on 2 cores; the longest: {_bookkeeping(profile)}. "
         + _write_phase(profile)
         + f"The MERGE touched {touched} of "
         f"{scenario.layout.files} files: the updated keys are spread over the table and open-source Delta "
@@ -96,14 +92,13 @@ def rewrite_diagnosis(scenario: Scenario, profile: Profile) -> str:
     )
 
 
-def scaling_diagnosis(small: Scenario, large: Scenario, profile: Profile) -> str:
+def scaling_diagnosis(small: Scenario, large: Scenario) -> str:
     small_job, small_cmd = _command_seconds(small)
     large_job, large_cmd = _command_seconds(large)
     return (
         f"Delta's MERGE command went from {fmt_seconds(small_cmd)} to {fmt_seconds(large_cmd)} "
         f"({large_cmd / small_cmd if small_cmd else float('inf'):.1f}x) and the rest of the job from "
         f"{fmt_seconds(max(small_job - small_cmd, 0.0))} to {fmt_seconds(max(large_job - large_cmd, 0.0))}. "
-        "Both grow with the table: the MERGE joins the batch with every file to find matched keys (they are "
-        "spread over all files), and the stale count joins it with the whole previous snapshot "
-        f"({fmt_seconds(profile.count_stale_seconds)} alone at the large target). " + CLOSE_THE_GAP
+        "The MERGE grows with the table: it joins the batch with every file to find matched keys (they "
+        "are spread over all files). " + CLOSE_THE_GAP
     )

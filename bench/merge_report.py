@@ -56,7 +56,6 @@ def _profile_lines(profile: Profile, scenario: Scenario) -> list[str]:
     from bench.merge_bench import OURS
 
     cost = scenario.methods[OURS].cost
-    joins = ", ".join(sorted(set(profile.count_stale_joins))) or "-"
     lines = [
         f"Profile of our merge job, {_rows(profile.target_rows)}-row target, {_rows(profile.batch_rows)}-row "
         f"batch (last repetition, {fmt_seconds(profile.job_seconds)}):",
@@ -65,8 +64,6 @@ def _profile_lines(profile: Profile, scenario: Scenario) -> list[str]:
         f"{cost.merge_scan_ms / 1000:.1f} s, rewrite {cost.merge_rewrite_ms / 1000:.1f} s); of the "
         f"target's {scenario.layout.files} files it marked rows in {cost.deletion_vectors_added} with "
         f"deletion vectors and removed {cost.files_removed}, and wrote {cost.files_added} new files.",
-        f"- The job's stale count alone (the batch joined with the whole previous snapshot): "
-        f"{fmt_seconds(profile.count_stale_seconds)}, join {joins}.",
         "",
         "| SQL execution | seconds | joins | scans |",
         "|---|---|---|---|",
@@ -130,7 +127,7 @@ def render(name: str, title: str, scenarios: list[Scenario], profile: Profile, r
                 measured=f"{scale:.2f}",
                 passed=fine,
                 gap="" if fine else f"{scale / SCALING_TARGET:.2f}x over",
-                diagnosis="" if fine else scaling_diagnosis(small, large, profile),
+                diagnosis="" if fine else scaling_diagnosis(small, large),
             )
         )
 

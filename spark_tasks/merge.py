@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from pyspark.sql import DataFrame, Row, SparkSession
@@ -55,14 +56,32 @@ def merge_marker(batch_id: str) -> str:
     return f"order_tracking.merge:{batch_id}"
 
 
-def find_merge_commit(spark: SparkSession, target: TableRef, batch_id: str) -> Row | None:
-    """The target commit that merged ``batch_id``, if an earlier attempt already made it."""
-    history = target.delta_table(spark).history(HISTORY_DEPTH)
+def find_merge_commit(
+    spark: SparkSession, target: TableRef, batch_id: str, depth: int = HISTORY_DEPTH
+) -> Row | None:
+    """The target commit that merged ``batch_id`` among the last ``depth`` commits, if any."""
+    history = target.delta_table(spark).history(depth)
     found = history.where(F.col("userMetadata") == merge_marker(batch_id)).select(
         "version", "operationMetrics"
     )
     rows = found.collect()
     return rows[0] if rows else None
+
+
+def stale_from_metrics(metrics: Mapping[str, str], keys: int, batch_id: str) -> int:
+    """Batch rows the MERGE matched but left alone, from the commit's own metrics.
+
+    Every row of the reduced batch is inserted, updated, or matched by a row at least as new, so the
+    stale rows are the source rows the other two leave over. Delta's source row count is first
+    checked against the job's own key count. This replaces a join of the batch with the whole
+    target, whose cost grew with the table.
+    """
+    source_rows = int(metrics["numSourceRows"])
+    if source_rows != keys:
+        raise ReconciliationError(
+            f"batch {batch_id}: the MERGE read {source_rows} source rows, but the batch has {keys} keys"
+        )
+    return source_rows - int(metrics["numTargetRowsInserted"]) - int(metrics["numTargetRowsUpdated"])
 
 
 def count_stale(latest: DataFrame, target_before: DataFrame) -> int:
@@ -103,14 +122,17 @@ def run_merge(spark: SparkSession, manifest: BatchManifest, args: JobArgs) -> Me
         commit = find_merge_commit(spark, target, batch_id)
         if commit is None:
             _execute_merge(spark, target, latest, batch_id)
-            commit = find_merge_commit(spark, target, batch_id)
+            # ours is normally the newest commit; look deeper only if another writer came after it
+            commit = find_merge_commit(spark, target, batch_id, depth=1) or find_merge_commit(
+                spark, target, batch_id
+            )
         if commit is None:  # Delta wrote no commit: nothing changed
             version = int(target.delta_table(spark).history(1).collect()[0]["version"])
             metrics: dict[str, str] = {}
             stale = count_stale(latest, target.read(spark, version))
         else:
             version, metrics = int(commit["version"]), commit["operationMetrics"] or {}
-            stale = count_stale(latest, target.read(spark, version - 1))
+            stale = stale_from_metrics(metrics, keys, batch_id)
     finally:
         latest.unpersist()
     result = MergeResult(

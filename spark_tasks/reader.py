@@ -7,10 +7,10 @@ the object's own order; every group is then brought to the same canonical column
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
@@ -25,7 +25,7 @@ from spark_tasks.contract import (
 from spark_tasks.manifest import ManifestObject
 
 RAW_RECORD = "raw_record"
-_READ_ORDER = "_read_order"
+READ_ORDER = "_read_order"  # contiguous within an object, see with_object_lineage
 
 
 def record_columns(extra_columns: Sequence[str], policy: SchemaPolicy) -> list[str]:
@@ -57,7 +57,7 @@ def read_records(
     objects: Sequence[tuple[ManifestObject, tuple[str, ...]]],
     policy: SchemaPolicy,
 ) -> DataFrame:
-    """All records of ``objects`` (each with its header), with source object, seq and record index."""
+    """All records of ``objects`` (each with its header), with source object, seq and read order."""
     extras = sorted({c for _, header in objects for c in header if c not in CONTRACT_COLUMNS})
     by_header: dict[tuple[str, ...], list[ManifestObject]] = defaultdict(list)
     for obj, header in objects:
@@ -76,7 +76,7 @@ def read_records(
             {
                 lineage.SOURCE_OBJECT: F.lit(None).cast("string"),
                 lineage.OBJECT_SEQ: F.lit(None).cast("int"),
-                lineage.RECORD_INDEX: F.lit(None).cast("int"),
+                READ_ORDER: F.lit(None).cast("long"),
             }
         )
     records = frames[0]
@@ -86,10 +86,11 @@ def read_records(
 
 
 def with_object_lineage(records: DataFrame, objects: Sequence[ManifestObject]) -> DataFrame:
-    """Name each record's object and manifest position, and number records 1.. within each object.
+    """Name each record's object and manifest position, and note its read order.
 
-    An object read with ``multiLine`` is never split across tasks, so the monotonically increasing
-    id keeps the records of one object in file order.
+    An object read with ``multiLine`` is never split across tasks, and one task emits its records
+    in file order, so a monotonically increasing id taken straight after the read is contiguous
+    within an object. ``with_record_index`` turns it into the record's index with no shuffle.
     """
     names: dict[str, str] = {}
     seqs: dict[str, int] = {}
@@ -98,11 +99,23 @@ def with_object_lineage(records: DataFrame, objects: Sequence[ManifestObject]) -
             names[path], seqs[path] = obj.name, obj.seq
     name_of = F.create_map(*[F.lit(x) for pair in names.items() for x in pair])
     seq_of = F.create_map(*[F.lit(x) for pair in seqs.items() for x in pair])
-    numbered = records.withColumn(_READ_ORDER, F.monotonically_increasing_id())
-    in_object = Window.partitionBy("_source_path").orderBy(_READ_ORDER)
-    return (
-        numbered.withColumn(lineage.RECORD_INDEX, F.row_number().over(in_object))
-        .withColumn(lineage.SOURCE_OBJECT, name_of[F.col("_source_path")])
-        .withColumn(lineage.OBJECT_SEQ, seq_of[F.col("_source_path")].cast("int"))
-        .drop(_READ_ORDER, "_source_path")
-    )
+    return records.withColumns(
+        {
+            READ_ORDER: F.monotonically_increasing_id(),
+            lineage.SOURCE_OBJECT: name_of[F.col("_source_path")],
+            lineage.OBJECT_SEQ: seq_of[F.col("_source_path")].cast("int"),
+        }
+    ).drop("_source_path")
+
+
+def with_record_index(records: DataFrame, first_read_order: Mapping[str, int]) -> DataFrame:
+    """Number records 1.. within each object: read order minus the object's first read order.
+
+    ``first_read_order`` is ``{object name: smallest read order}``, one small aggregate the caller
+    usually folds into a count it makes anyway.
+    """
+    if not first_read_order:
+        return records.withColumn(lineage.RECORD_INDEX, F.lit(None).cast("int")).drop(READ_ORDER)
+    first_of = F.create_map(*[F.lit(x) for pair in first_read_order.items() for x in pair])
+    index = F.col(READ_ORDER) - first_of[F.col(lineage.SOURCE_OBJECT)] + F.lit(1)
+    return records.withColumn(lineage.RECORD_INDEX, index.cast("int")).drop(READ_ORDER)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
@@ -20,10 +22,16 @@ from pyspark.sql import functions as F
 
 from spark_tasks import lineage, storage
 from spark_tasks.cli import JobArgs, parse_job_args
-from spark_tasks.contract import CONTRACT_COLUMNS, CORRUPT_RECORD, TYPED_SCHEMA, QuarantineReason
+from spark_tasks.contract import (
+    CONTRACT_COLUMNS,
+    CORRUPT_RECORD,
+    TYPED_SCHEMA,
+    QuarantineReason,
+    SchemaPolicy,
+)
 from spark_tasks.manifest import BatchManifest, ManifestObject, parse_manifest
-from spark_tasks.probe import probe_object
-from spark_tasks.reader import RAW_RECORD, read_records
+from spark_tasks.probe import ProbeResult, probe_object
+from spark_tasks.reader import RAW_RECORD, READ_ORDER, read_records, with_record_index
 from spark_tasks.schemas import LEDGER_DDL, REJECTS_DDL, STAGE_DDL
 from spark_tasks.tables import TableRef
 from spark_tasks.validation import REJECT_DETAIL, REJECT_REASON, classify_records, has_replacement_char, typed
@@ -31,7 +39,8 @@ from spark_tasks.validation import REJECT_DETAIL, REJECT_REASON, classify_record
 log = logging.getLogger(__name__)
 
 LOADED, QUARANTINED, DUPLICATE = "loaded", "quarantined", "duplicate"
-_NOT_UTF8 = "_not_utf8"
+NOT_UTF8 = "_not_utf8"
+PROBE_THREADS = 8  # header probes are small reads that mostly wait on storage; read a few at once
 
 
 @dataclass(frozen=True)
@@ -170,6 +179,14 @@ def _replace_batch(table: TableRef, rows: DataFrame, batch_id: str, merge_schema
     table.save(writer)
 
 
+def probe_objects(
+    spark: SparkSession, objects: Sequence[ManifestObject], policy: SchemaPolicy
+) -> list[ProbeResult]:
+    """Each object's header verdict, in order; a few objects are probed at once."""
+    with ThreadPoolExecutor(max_workers=PROBE_THREADS) as pool:
+        return list(pool.map(lambda obj: probe_object(spark, obj.uri, obj.size, policy), objects))
+
+
 def screen_objects(
     spark: SparkSession, manifest: BatchManifest, args: JobArgs
 ) -> tuple[dict[str, ObjectOutcome], list[tuple[ManifestObject, tuple[str, ...]]]]:
@@ -178,8 +195,7 @@ def screen_objects(
     outcomes: dict[str, ObjectOutcome] = {}
     readable: list[tuple[ManifestObject, tuple[str, ...]]] = []
     candidates = []
-    for obj in manifest.objects:
-        probe = probe_object(spark, obj.uri, obj.size, policy)
+    for obj, probe in zip(manifest.objects, probe_objects(spark, manifest.objects, policy), strict=True):
         if probe.quarantine:
             outcomes[obj.name] = ObjectOutcome(
                 obj.name, QUARANTINED, "quarantine", reason=probe.quarantine.value, detail=probe.detail
@@ -204,6 +220,57 @@ def screen_objects(
     return outcomes, readable
 
 
+def classify_for_staging(records: DataFrame) -> DataFrame:
+    """Records with their reject reason, a not-UTF-8 flag, and ``raw_record`` for rejects only.
+
+    Spark then builds the raw CSV text only for the records that need it, and the UTF-8 check skips
+    it: it repeats the fields (or the malformed record) that are checked already.
+    """
+    skip = (*lineage.STAGE_LINEAGE_COLUMNS, READ_ORDER, RAW_RECORD)
+    text_columns = [c for c in records.columns if c not in skip]
+    return classify_records(records).withColumns(
+        {
+            NOT_UTF8: has_replacement_char(text_columns),
+            RAW_RECORD: F.when(F.col(REJECT_REASON).isNotNull(), F.col(RAW_RECORD)),
+        }
+    )
+
+
+@dataclass
+class ObjectTally:
+    """What one pass over an object's classified records says about it."""
+
+    read: int = 0
+    rejected: int = 0
+    first_read_order: int = 0
+    not_utf8: bool = False
+    reject_reasons: Counter[str] = field(default_factory=Counter)
+
+
+def tally_records(classified: DataFrame) -> dict[str, ObjectTally]:
+    """Per object: records read, rejects by reason, first read order and invalid UTF-8, in one action."""
+    rows = (
+        classified.groupBy(lineage.SOURCE_OBJECT, REJECT_REASON)
+        .agg(
+            F.count("*").alias("records"),
+            F.min(READ_ORDER).alias("first_read_order"),
+            F.max(NOT_UTF8).alias("not_utf8"),
+        )
+        .collect()
+    )
+    tallies: dict[str, ObjectTally] = {}
+    for row in rows:
+        first = row["first_read_order"]
+        tally = tallies.setdefault(row[lineage.SOURCE_OBJECT], ObjectTally(first_read_order=first))
+        tally.read += row["records"]
+        tally.first_read_order = min(tally.first_read_order, first)
+        tally.not_utf8 = tally.not_utf8 or bool(row["not_utf8"])
+        if row[REJECT_REASON] is not None:
+            tally.rejected += row["records"]
+            tally.reject_reasons[row[REJECT_REASON]] += row["records"]
+    return tallies
+
+
 def run_stage_load(spark: SparkSession, manifest: BatchManifest, args: JobArgs) -> StageResult:
     """Stage one batch and say, per object, what happened to it and where it goes."""
     if not manifest.dry_run:
@@ -213,40 +280,27 @@ def run_stage_load(spark: SparkSession, manifest: BatchManifest, args: JobArgs) 
     outcomes, readable = screen_objects(spark, manifest, args)
 
     records = read_records(spark, readable, policy)
-    text_columns = [c for c in records.columns if c not in lineage.STAGE_LINEAGE_COLUMNS]
-    classified = classify_records(records).withColumn(_NOT_UTF8, has_replacement_char(text_columns)).cache()
+    classified = classify_for_staging(records).cache()
     try:
-        counts = {
-            row[lineage.SOURCE_OBJECT]: row
-            for row in classified.groupBy(lineage.SOURCE_OBJECT)
-            .agg(
-                F.count("*").alias("read"),
-                F.count(REJECT_REASON).alias("rejected"),
-                F.max(_NOT_UTF8).alias("bad"),
-            )
-            .collect()
-        }
-        not_utf8 = sorted(name for name, row in counts.items() if row["bad"])
+        tallies = tally_records(classified)
+        not_utf8 = sorted(name for name, tally in tallies.items() if tally.not_utf8)
         kept = classified.where(~F.col(lineage.SOURCE_OBJECT).isin(not_utf8)) if not_utf8 else classified
-        reject_reasons = {
-            row[REJECT_REASON]: row["count"]
-            for row in kept.where(F.col(REJECT_REASON).isNotNull()).groupBy(REJECT_REASON).count().collect()
-        }
         extras = [
             c
             for c in records.columns
-            if c not in (*CONTRACT_COLUMNS, CORRUPT_RECORD, RAW_RECORD)
+            if c not in (*CONTRACT_COLUMNS, CORRUPT_RECORD, RAW_RECORD, READ_ORDER)
             and c not in lineage.STAGE_LINEAGE_COLUMNS
         ]
         if not manifest.dry_run:
-            _write_batch(args, manifest, kept, extras)
+            first_read_order = {name: tally.first_read_order for name, tally in tallies.items()}
+            _write_batch(args, manifest, with_record_index(kept, first_read_order), extras)
     finally:
         classified.unpersist()
 
+    reject_reasons: Counter[str] = Counter()
     for obj, _ in readable:
-        row = counts.get(obj.name)
-        read, rejected = (row["read"], row["rejected"]) if row else (0, 0)
-        if obj.name in not_utf8:
+        tally = tallies.get(obj.name, ObjectTally())
+        if tally.not_utf8:
             outcomes[obj.name] = ObjectOutcome(
                 obj.name,
                 QUARANTINED,
@@ -255,11 +309,13 @@ def run_stage_load(spark: SparkSession, manifest: BatchManifest, args: JobArgs) 
                 detail="the object holds bytes that are not valid UTF-8",
             )
         else:
+            read, rejected = tally.read, tally.rejected
             outcomes[obj.name] = ObjectOutcome(obj.name, LOADED, "archive", read, read - rejected, rejected)
+            reject_reasons.update(tally.reject_reasons)
     ordered = [outcomes[obj.name] for obj in manifest.objects]
     if not manifest.dry_run:
         _replace_batch(args.ledger, ledger_rows(spark, manifest, ordered), manifest.batch_id)
-    return StageResult(manifest.batch_id, policy.value, ordered, manifest.dry_run, reject_reasons)
+    return StageResult(manifest.batch_id, policy.value, ordered, manifest.dry_run, dict(reject_reasons))
 
 
 def _write_batch(args: JobArgs, manifest: BatchManifest, kept: DataFrame, extras: list[str]) -> None:

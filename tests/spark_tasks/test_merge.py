@@ -80,3 +80,15 @@ def test_rerunning_a_merged_batch_changes_nothing(spark: Any, put_batch: Any, tm
     merge.main(["--manifest", uri, "--tables-root", str(tmp_path)])
     after = sorted(spark.read.format("delta").load(str(tmp_path / "target_zn_new")).collect())
     assert after == before
+
+
+def test_stale_rows_are_the_source_rows_neither_inserted_nor_updated() -> None:
+    metrics = {"numSourceRows": "10", "numTargetRowsInserted": "4", "numTargetRowsUpdated": "3"}
+    assert merge.stale_from_metrics(metrics, keys=10, batch_id="b1") == 3
+
+
+def test_a_merge_that_read_another_number_of_source_rows_is_not_trusted() -> None:
+    metrics = {"numSourceRows": "9", "numTargetRowsInserted": "4", "numTargetRowsUpdated": "3"}
+    expected = "the MERGE read 9 source rows, but the batch has 10 keys"
+    with pytest.raises(merge.ReconciliationError, match=expected):
+        merge.stale_from_metrics(metrics, keys=10, batch_id="b1")
