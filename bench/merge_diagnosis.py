@@ -53,7 +53,10 @@ def _write_phase(profile: Profile) -> str:
         "and target with an outer join, which Spark does not broadcast, so every touched target file is "
         "read, shuffled and sorted (the scan for matches before it is a broadcast hash join). A "
         "`F.broadcast` hint on the MERGE source does not change that: tried on this target, the write "
-        "phase stayed a sort-merge join and the job was no faster. "
+        "phase stayed a sort-merge join and the job was no faster. A shuffled hash join instead "
+        "(`spark.sql.join.preferSortMergeJoin=false`, or AQE's "
+        "`maxShuffledHashJoinLocalMapThreshold`) saves the sort but not the scan and shuffle of every "
+        "target row: tried on this target, 32-38 s against 38 s, within the spread. "
     )
 
 

@@ -91,21 +91,18 @@ def with_object_lineage(records: DataFrame, objects: Sequence[ManifestObject]) -
     An object read with ``multiLine`` is never split across tasks, and one task emits its records
     in file order, so a monotonically increasing id taken straight after the read is contiguous
     within an object. ``with_record_index`` turns it into the record's index with no shuffle.
+    Names come from a broadcast join with one row per object: a literal map would be searched key
+    by key for every record.
     """
-    names: dict[str, str] = {}
-    seqs: dict[str, int] = {}
-    for obj in objects:
-        for path in {obj.uri, quote(obj.uri, safe=":/")}:  # Spark reports paths URI-encoded
-            names[path], seqs[path] = obj.name, obj.seq
-    name_of = F.create_map(*[F.lit(x) for pair in names.items() for x in pair])
-    seq_of = F.create_map(*[F.lit(x) for pair in seqs.items() for x in pair])
-    return records.withColumns(
-        {
-            READ_ORDER: F.monotonically_increasing_id(),
-            lineage.SOURCE_OBJECT: name_of[F.col("_source_path")],
-            lineage.OBJECT_SEQ: seq_of[F.col("_source_path")].cast("int"),
-        }
-    ).drop("_source_path")
+    rows = [
+        (path, obj.name, obj.seq)
+        for obj in objects
+        for path in {obj.uri, quote(obj.uri, safe=":/")}  # Spark reports paths URI-encoded
+    ]
+    schema = f"_source_path string, {lineage.SOURCE_OBJECT} string, {lineage.OBJECT_SEQ} int"
+    names = records.sparkSession.createDataFrame(rows, schema)
+    numbered = records.withColumn(READ_ORDER, F.monotonically_increasing_id())
+    return numbered.join(F.broadcast(names), "_source_path", "left").drop("_source_path")
 
 
 def with_record_index(records: DataFrame, first_read_order: Mapping[str, int]) -> DataFrame:
@@ -114,8 +111,11 @@ def with_record_index(records: DataFrame, first_read_order: Mapping[str, int]) -
     ``first_read_order`` is ``{object name: smallest read order}``, one small aggregate the caller
     usually folds into a count it makes anyway.
     """
-    if not first_read_order:
-        return records.withColumn(lineage.RECORD_INDEX, F.lit(None).cast("int")).drop(READ_ORDER)
-    first_of = F.create_map(*[F.lit(x) for pair in first_read_order.items() for x in pair])
-    index = F.col(READ_ORDER) - first_of[F.col(lineage.SOURCE_OBJECT)] + F.lit(1)
-    return records.withColumn(lineage.RECORD_INDEX, index.cast("int")).drop(READ_ORDER)
+    schema = f"{lineage.SOURCE_OBJECT} string, _first_read_order long"
+    firsts = records.sparkSession.createDataFrame(list(first_read_order.items()), schema)
+    index = F.col(READ_ORDER) - F.col("_first_read_order") + F.lit(1)
+    return (
+        records.join(F.broadcast(firsts), lineage.SOURCE_OBJECT, "left")
+        .withColumn(lineage.RECORD_INDEX, index.cast("int"))
+        .drop(READ_ORDER, "_first_read_order")
+    )

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
-from airflow.providers.databricks.hooks.databricks import DatabricksHook, RunState
+from airflow.providers.databricks.hooks.databricks import DatabricksHook
 
 from local_stack.airflow_env import LOCAL_TOKEN, databricks_connection
 from local_stack.databricks_runner import RunnerServer
-from order_tracking.databricks_jobs import WHEEL_PACKAGE
+from tests.databricks_runs import wait_terminal, wheel_run
 
 pytestmark = pytest.mark.spark
+
+NEW_CLUSTER = {"spark_version": "17.3.x-scala2.13"}
 
 
 def _hook(port: int, token: str, monkeypatch: pytest.MonkeyPatch) -> DatabricksHook:
@@ -27,33 +28,14 @@ def hook(databricks: RunnerServer, monkeypatch: pytest.MonkeyPatch) -> Databrick
     return _hook(databricks.port, LOCAL_TOKEN, monkeypatch)
 
 
-def _wheel_run(entry_point: str, *parameters: str, **extra: Any) -> dict[str, Any]:
-    task = {
-        "task_key": entry_point,
-        "new_cluster": {"spark_version": "17.3.x-scala2.13"},
-        "python_wheel_task": {
-            "package_name": WHEEL_PACKAGE,
-            "entry_point": entry_point,
-            "parameters": list(parameters),
-        },
-    }
-    return {"run_name": "test", "tasks": [task], **extra}
-
-
-def _wait(hook: DatabricksHook, run_id: int, seconds: float = 120) -> RunState:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        state = hook.get_run_state(run_id)
-        if state.is_terminal:
-            return state
-        time.sleep(0.2)
-    raise AssertionError(f"run {run_id} did not finish in {seconds}s")
+def _wheel_run(entry_point: str, *parameters: str, **payload_fields: Any) -> dict[str, Any]:
+    return wheel_run(entry_point, *parameters, new_cluster=NEW_CLUSTER, **payload_fields)
 
 
 def test_a_failing_task_reports_its_error_like_databricks(hook: DatabricksHook) -> None:
     missing = "gs://tracking_orders/_batches/missing/manifest.json"
     run_id = hook.submit_run(_wheel_run("merge", "--manifest", missing))
-    state = _wait(hook, run_id)
+    state = wait_terminal(hook, run_id)
     assert (state.life_cycle_state, state.result_state) == ("TERMINATED", "FAILED")
     assert "Task merge failed" in state.state_message
     task_run = hook.get_run(run_id)["tasks"][0]
@@ -64,7 +46,7 @@ def test_a_failing_task_reports_its_error_like_databricks(hook: DatabricksHook) 
 
 def test_an_unknown_entry_point_fails_the_run(hook: DatabricksHook) -> None:
     run_id = hook.submit_run(_wheel_run("no_such_job"))
-    assert _wait(hook, run_id).result_state == "FAILED"
+    assert wait_terminal(hook, run_id).result_state == "FAILED"
     task_run = hook.get_run(run_id)["tasks"][0]
     assert "has no entry point 'no_such_job'" in hook.get_run_output(task_run["run_id"])["error"]
 
@@ -73,7 +55,7 @@ def test_an_idempotency_token_never_starts_a_second_run(hook: DatabricksHook) ->
     payload = _wheel_run("no_such_job", idempotency_token="run-42-stage")
     first, second = hook.submit_run(payload), hook.submit_run(payload)
     assert first == second
-    _wait(hook, first)
+    wait_terminal(hook, first)
 
 
 def test_a_submission_without_tasks_is_rejected(hook: DatabricksHook) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -11,9 +10,9 @@ from airflow.providers.databricks.hooks.databricks import DatabricksHook
 
 from local_stack.airflow_env import databricks_connection
 from local_stack.databricks_runner import RunnerServer
-from order_tracking.databricks_jobs import WHEEL_PACKAGE
 from order_tracking.databricks_submit import IdempotentDatabricksHook
 from order_tracking.idempotency import step_token
+from tests.databricks_runs import wait_terminal, wheel_run
 
 pytestmark = pytest.mark.spark
 
@@ -32,18 +31,7 @@ def hook_for(databricks: RunnerServer, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 def _help_run(entry_point: str) -> dict[str, Any]:
     """A real wheel task that does no Spark work (``--help`` exits 0)."""
-    wheel = {"package_name": WHEEL_PACKAGE, "entry_point": entry_point, "parameters": ["--help"]}
-    return {"run_name": "test", "tasks": [{"task_key": entry_point, "python_wheel_task": wheel}]}
-
-
-def _wait_terminal(hook: IdempotentDatabricksHook, run_id: int) -> Any:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        state = hook.get_run_state(run_id)
-        if state.is_terminal:
-            return state
-        time.sleep(0.1)
-    raise AssertionError(f"run {run_id} did not finish")
+    return wheel_run(entry_point, "--help")
 
 
 def test_a_lost_submit_answer_is_retried_without_a_second_run(
@@ -54,7 +42,7 @@ def test_a_lost_submit_answer_is_retried_without_a_second_run(
     service.http_faults["runs/submit"] += 1  # the run is created, the answer is a 503
     hook = hook_for("manual__lost_answer", "stage_load")
     run_id = hook.submit_run(_help_run("stage_load"))
-    assert _wait_terminal(hook, run_id).is_successful
+    assert wait_terminal(hook, run_id).is_successful
     assert len(service.runs_of("stage_load")) == before + 1
     assert service.runs_of("stage_load")[-1]["run_id"] == run_id
 
@@ -65,7 +53,7 @@ def test_a_retried_task_reconnects_to_its_run(databricks: RunnerServer, hook_for
     first = hook_for("manual__reconnect", "merge").submit_run(_help_run("merge"))
     again = hook_for("manual__reconnect", "merge").submit_run(_help_run("merge"))  # a new try, a new hook
     assert again == first
-    _wait_terminal(hook_for("manual__reconnect", "merge"), first)
+    wait_terminal(hook_for("manual__reconnect", "merge"), first)
     assert hook_for("manual__reconnect", "merge").submit_run(_help_run("merge")) == first  # succeeded: kept
     assert len(service.runs_of("merge")) == before + 1
 
@@ -79,8 +67,8 @@ def test_a_failed_run_is_followed_by_a_fresh_one(databricks: RunnerServer, hook_
         "idempotency_token": step_token("dag", "manual__fresh_start", "merge"),
     }
     failed = DatabricksHook.submit_run(plain, earlier_try)  # what the failed try submitted
-    assert _wait_terminal(plain, failed).result_state == "FAILED"
+    assert wait_terminal(plain, failed).result_state == "FAILED"
     fresh = hook_for("manual__fresh_start", "merge").submit_run(_help_run("merge"))
     assert fresh != failed
-    assert _wait_terminal(plain, fresh).is_successful
+    assert wait_terminal(plain, fresh).is_successful
     assert hook_for("manual__fresh_start", "merge").submit_run(_help_run("merge")) == fresh
