@@ -58,6 +58,19 @@ def test_an_older_file_never_rolls_a_parcel_back(spark: Any, put_batch: Any, tmp
     assert _target(spark, tmp_path) == {"T1": ("DELIVERED", "new"), "T2": ("IN_TRANSIT", "old")}
 
 
+def test_a_batch_of_only_stale_events_changes_nothing_and_counts_them(
+    spark: Any, put_batch: Any, tmp_path: Path
+) -> None:
+    _load(put_batch("new", {"n.csv": HEADER + "T1,O1,UPS,DELIVERED,2026-11-26T12:00:00Z,,\n"}), tmp_path)
+    target = tmp_path / "target_zn_new"
+    version = spark.sql(f"DESCRIBE HISTORY delta.`{target}` LIMIT 1").collect()[0]["version"]
+    _load(put_batch("old", {"o.csv": HEADER + "T1,O1,UPS,IN_TRANSIT,2026-11-26T08:00:00Z,,\n"}), tmp_path)
+    assert spark.sql(f"DESCRIBE HISTORY delta.`{target}` LIMIT 1").collect()[0]["version"] == version
+    audit = spark.read.format("delta").load(str(tmp_path / "audit_zn_new")).where("batch_id = 'old'").first()
+    assert (audit.inserted, audit.updated, audit.stale_skipped, audit.target_version) == (0, 0, 1, version)
+    assert _target(spark, tmp_path) == {"T1": ("DELIVERED", "new")}
+
+
 def test_an_exact_tie_goes_to_the_later_batch(spark: Any, put_batch: Any, tmp_path: Path) -> None:
     row = "T1,O1,UPS,{status},2026-11-26T12:00:00Z,,\n"
     for batch_id, status, hour in (("first", "IN_TRANSIT", 13), ("second", "EXCEPTION", 14)):
