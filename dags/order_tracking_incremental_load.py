@@ -1,8 +1,8 @@
 """Order-tracking incremental load: staging CSV objects -> Delta stage -> Delta target, then archive.
 
-choose_source -> wait_for_objects (sensor) -> cut_batch (manifest) -> start_cluster (setup)
--> stage_load (Databricks) -> merge (Databricks) -> stop_cluster (teardown)
--> plan_moves -> move_objects (archive/ or quarantine/, by exact name) -> report;
+choose_source -> wait_for_objects (sensor) -> cut_batch (claim by generation + manifest)
+-> start_cluster (setup) -> stage_load (Databricks) -> merge (Databricks) -> stop_cluster (teardown)
+-> plan_moves -> move_objects (batch copies to archive/ or quarantine/, by generation) -> report;
 check_feed_freshness runs when there was nothing to load.
 
 Trigger form: ``objects`` (load these staging objects), ``replay_date`` (load that day's archive
@@ -17,15 +17,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.providers.google.cloud.sensors.gcs import GCSObjectsWithPrefixExistenceSensor
-from airflow.providers.google.cloud.transfers.gcs_to_gcs import GCSToGCSOperator
+from airflow.providers.google.cloud.sensors.gcs import GCSObjectExistenceSensor
 from airflow.sdk import DAG, chain
 
 from order_tracking.alerts import deadline_alerts, failure_notifiers
+from order_tracking.batch import direct_children_glob
 from order_tracking.cluster import start_cluster, stop_cluster
 from order_tracking.config import PipelineConfig
 from order_tracking.databricks_jobs import MERGE, STAGE_LOAD, submit_run_payload
 from order_tracking.databricks_submit import IdempotentSubmitRunOperator
+from order_tracking.moves import MoveObjectGenerationsOperator
 from order_tracking.run_modes import dag_params
 from order_tracking.tasks import (
     SENSOR_TASK_ID,
@@ -65,10 +66,12 @@ with DAG(
 ) as dag:
     source = choose_source()
 
-    wait_for_objects = GCSObjectsWithPrefixExistenceSensor(
+    # An object directly under the staging prefix: not a "folder" placeholder, not a sub-folder.
+    wait_for_objects = GCSObjectExistenceSensor(
         task_id=SENSOR_TASK_ID,
         bucket=config.bucket,
-        prefix=config.staging_prefix,
+        object=direct_children_glob(config.staging_prefix),
+        use_glob=True,
         google_cloud_conn_id=config.gcp_conn_id,
         deferrable=True,
         poke_interval=config.sensor_poke_seconds,
@@ -97,12 +100,9 @@ with DAG(
 
     moves = plan_moves(batch)
 
-    move_objects = GCSToGCSOperator.partial(
+    move_objects = MoveObjectGenerationsOperator.partial(
         task_id="move_objects",
-        source_bucket=config.bucket,
-        destination_bucket=config.bucket,
-        move_object=True,
-        exact_match=True,
+        bucket=config.bucket,
         gcp_conn_id=config.gcp_conn_id,
     ).expand_kwargs(moves)
 

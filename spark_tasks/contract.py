@@ -9,9 +9,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from pyspark.sql.types import DateType, StringType, StructField, StructType, TimestampType
+
+from spark_tasks import lineage
 
 CONTRACT_VERSION = 1
 
@@ -30,10 +33,30 @@ STATUSES: tuple[str, ...] = (
     "RETURNED",
     "CANCELLED",
 )
-TRACKING_NUM_PATTERN = r"^[A-Z0-9_-]{1,64}$"
+# Whitespace is the Unicode White_Space property (PropList.txt; java.util.regex \p{IsWhite_Space}):
+# TAB, LF, VT, FF, CR, space, NEL, NBSP, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F,
+# U+3000. Fields and header names are trimmed of it; a line of nothing else is a blank line.
+# Python strips WHITESPACE, Spark a WHITESPACE_CLASS regex: str.strip() with no argument and
+# Spark's trim use other sets (str.isspace, which adds U+001C-U+001F; the space only).
+WHITESPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+WHITESPACE_CLASS = "[" + "".join(f"\\u{ord(c):04X}" for c in WHITESPACE) + "]"  # a java.util.regex class
+
+# Validation patterns are java.util.regex (Spark's rlike, which finds a match anywhere): they are
+# anchored with \A and \z, because Java's $ (and \Z) also match before a final line terminator.
+TRACKING_NUM_PATTERN = r"\A[A-Z0-9_-]{1,64}\z"
 # ISO-8601 date-time: 'T' or space, optional fraction up to microseconds, optional Z or +-HH:MM.
-EVENT_TS_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?$"
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+EVENT_TS_PATTERN = r"\A\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?\z"
+DATE_PATTERN = r"\A\d{4}-\d{2}-\d{2}\z"
+
+# The valid range of event_ts (after conversion to UTC) and of estimated_delivery_date: the years
+# FIRST_YEAR to LAST_YEAR; outside it a value is rejected like one that does not parse.
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+EVENT_TS_MIN = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)  # inclusive
+EVENT_TS_END = datetime(LAST_YEAR + 1, 1, 1, tzinfo=UTC)  # exclusive
+DATE_MIN, DATE_MAX = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31)  # both inclusive
 
 # The typed shape of a contract row once parsed (the stage and target tables start from it).
 TYPED_SCHEMA = StructType(
@@ -57,6 +80,10 @@ RESCUED_DATA = "_rescued_data"
 CSV_READ_OPTIONS: dict[str, str] = {
     "header": "true",
     "multiLine": "true",  # RFC 4180 quoted newlines; an object is then never split across tasks
+    # Lines end at LF: without lineSep Spark takes the separator from the first line ending (LF or
+    # CRLF) and misreads the other one. A CRLF line's CR is then left at the end of its last
+    # field: reader.lines_as_records removes it.
+    "lineSep": "\n",
     "encoding": "UTF-8",
     "quote": '"',
     "escape": '"',
@@ -86,6 +113,8 @@ class QuarantineReason(StrEnum):
     DUPLICATE_COLUMNS = "duplicate_columns"
     UNKNOWN_COLUMNS = "unknown_columns"  # schema policy 'fail'
     INVALID_COLUMN_NAME = "invalid_column_name"
+    RESERVED_COLUMN_NAME = "reserved_column_name"
+    UNREADABLE = "unreadable"  # reading the object failed the Spark job; the error is the detail
 
 
 class SchemaPolicy(StrEnum):
@@ -96,7 +125,22 @@ class SchemaPolicy(StrEnum):
     FAIL = "fail"  # the object is quarantined
 
 
-_COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,127}$")
+_COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]{0,127}")
+
+# The pipeline's own namespace. Every working column of the jobs starts with RESERVED_PREFIX (which
+# producer names cannot: they start with a letter), and the lineage and bookkeeping columns that the
+# tables carry are reserved by name, so our columns can never overwrite, drop or be confused with a
+# producer's values. `path` and `filepath` are Delta's: a MERGE into a table with deletion vectors and
+# a `path` column fails with an ambiguous `filePath` reference (delta-io/delta 5296).
+RESERVED_PREFIX = "_"
+RESERVED_COLUMN_NAMES: frozenset[str] = frozenset(
+    {*lineage.STAGE_LINEAGE_COLUMNS, *lineage.TARGET_LINEAGE_COLUMNS, "path", "filepath"}
+)
+
+
+def is_reserved_column(name: str) -> bool:
+    """True for a (normalised) column name in the pipeline's own namespace."""
+    return name.startswith(RESERVED_PREFIX) or name in RESERVED_COLUMN_NAMES
 
 
 @dataclass(frozen=True)
@@ -110,8 +154,8 @@ class HeaderCheck:
 
 
 def normalize_column(name: str) -> str:
-    """Header names are trimmed and case-insensitive."""
-    return name.strip().lower()
+    """Header names are trimmed (of WHITESPACE, the Unicode White_Space property) and case-insensitive."""
+    return name.strip(WHITESPACE).lower()
 
 
 def check_header(names: list[str], policy: SchemaPolicy) -> HeaderCheck:
@@ -132,6 +176,15 @@ def check_header(names: list[str], policy: SchemaPolicy) -> HeaderCheck:
             detail=f"missing required columns: {', '.join(missing)}",
         )
     unknown = tuple(c for c in columns if c not in CONTRACT_COLUMNS)
+    reserved = [c for c in unknown if is_reserved_column(c)]
+    if reserved:
+        return HeaderCheck(
+            columns,
+            unknown,
+            QuarantineReason.RESERVED_COLUMN_NAME,
+            f"column names reserved for the pipeline's own columns (names starting with "
+            f"'{RESERVED_PREFIX}', lineage and Delta metadata names): {', '.join(repr(c) for c in reserved)}",
+        )
     if unknown and policy is SchemaPolicy.FAIL:
         return HeaderCheck(
             columns,
@@ -139,7 +192,7 @@ def check_header(names: list[str], policy: SchemaPolicy) -> HeaderCheck:
             QuarantineReason.UNKNOWN_COLUMNS,
             f"columns not in the contract (schema policy 'fail'): {', '.join(unknown)}",
         )
-    bad_names = [c for c in unknown if not _COLUMN_NAME.match(c)]
+    bad_names = [c for c in unknown if not _COLUMN_NAME.fullmatch(c)]
     if bad_names:
         return HeaderCheck(
             columns,

@@ -9,3 +9,4 @@ OBJECT_SEQ = "object_seq"  # position of the object in the batch manifest (oldes
 RECORD_INDEX = "record_index"  # 1-based index of the data record inside its object
 
 STAGE_LINEAGE_COLUMNS: tuple[str, ...] = (BATCH_ID, SOURCE_OBJECT, OBJECT_SEQ, RECORD_INDEX, INGESTED_AT)
+TARGET_LINEAGE_COLUMNS: tuple[str, ...] = (SOURCE_OBJECT, BATCH_ID, INGESTED_AT)

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-SUPPORTED_VERSION = 1
+SUPPORTED_VERSIONS = (1, 2)  # 2 adds each object's batch copy ("snapshot"), the bytes the jobs read
 INCREMENTAL, OBJECTS, REPLAY = "incremental", "objects", "replay"
 MODES = (INCREMENTAL, OBJECTS, REPLAY)
 
@@ -21,7 +21,12 @@ class ManifestError(ValueError):
 
 @dataclass(frozen=True)
 class ManifestObject:
-    """One staging object of the batch; ``seq`` orders objects oldest first."""
+    """One object of the batch; ``seq`` orders objects oldest first.
+
+    ``name`` and ``generation`` identify the object the batch claimed (ledger and lineage use them);
+    ``uri`` is where its bytes are read: the batch's own copy of exactly that generation (manifest
+    version 2), whose name is safe for Spark's path handling, or the object itself (version 1).
+    """
 
     seq: int
     name: str
@@ -63,8 +68,10 @@ def parse_manifest(text: str) -> BatchManifest:
     except json.JSONDecodeError as err:
         raise ManifestError(f"manifest is not valid JSON: {err}") from err
     version = doc.get("version")
-    if version != SUPPORTED_VERSION:
-        raise ManifestError(f"manifest version {version!r} is not supported (expected {SUPPORTED_VERSION})")
+    if version not in SUPPORTED_VERSIONS:
+        raise ManifestError(
+            f"manifest version {version!r} is not supported (expected one of {SUPPORTED_VERSIONS})"
+        )
     mode = doc.get("mode", INCREMENTAL)
     if mode not in MODES:
         raise ManifestError(f"manifest mode {mode!r} is not one of {', '.join(MODES)}")
@@ -74,7 +81,7 @@ def parse_manifest(text: str) -> BatchManifest:
             ManifestObject(
                 seq=index,
                 name=item["name"],
-                uri=f"gs://{bucket}/{item['name']}",
+                uri=f"gs://{bucket}/{item.get('snapshot') or item['name']}",
                 generation=item.get("generation"),
                 size=item.get("size"),
                 md5_hash=item.get("md5_hash"),

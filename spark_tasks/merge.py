@@ -113,6 +113,7 @@ def run_merge(spark: SparkSession, manifest: BatchManifest, args: JobArgs) -> Me
     latest = latest_per_key(batch_rows).select(*columns).cache()
     try:
         rows_loaded, keys = batch_rows.count(), latest.count()
+        check_before_merge(spark, args, batch_id, batch_rows, rows_loaded)
         commit = find_merge_commit(spark, target, batch_id)
         if commit is None:
             _execute_merge(spark, target, latest, batch_id)
@@ -140,30 +141,47 @@ def run_merge(spark: SparkSession, manifest: BatchManifest, args: JobArgs) -> Me
         target_rows=target.read(spark, version).count(),
         target_version=version,
     )
-    reconcile(result, spark, args)
+    reconcile(result)
     write_audit(spark, args, result)
     return result
 
 
-def reconcile(result: MergeResult, spark: SparkSession, args: JobArgs) -> None:
-    """inserts + updates + stale + superseded = rows loaded, and the ledger agrees with the stage table."""
+def check_before_merge(
+    spark: SparkSession, args: JobArgs, batch_id: str, batch_rows: DataFrame, rows_loaded: int
+) -> None:
+    """Every check that can run before the MERGE commits: a batch that fails one is never merged.
+
+    The ledger's rows loaded must equal the stage table's rows of the batch, and every staged row must
+    name its object, its place in the batch and its record (lineage the tie-break and the audit use).
+    """
+    ledger_loaded = _ledger_rows_loaded(spark, args, batch_id)
+    if ledger_loaded != rows_loaded:
+        raise ReconciliationError(
+            f"batch {batch_id}: the ledger says {ledger_loaded} rows loaded, "
+            f"the stage table holds {rows_loaded}; nothing was merged"
+        )
+    lineage_columns = (lineage.SOURCE_OBJECT, lineage.OBJECT_SEQ, lineage.RECORD_INDEX, lineage.INGESTED_AT)
+    no_lineage = batch_rows.where(F.greatest(*[F.col(c).isNull() for c in lineage_columns])).count()
+    if no_lineage:
+        raise ReconciliationError(
+            f"batch {batch_id}: {no_lineage} staged rows lack their object or record lineage; "
+            "nothing was merged"
+        )
+
+
+def _ledger_rows_loaded(spark: SparkSession, args: JobArgs, batch_id: str) -> int:
+    total = args.ledger.read(spark).where(F.col("batch_id") == batch_id).agg(F.sum("rows_loaded")).collect()
+    return int(total[0][0] or 0)
+
+
+def reconcile(result: MergeResult) -> None:
+    """inserts + updates + stale + superseded = rows loaded (known only once the MERGE has run)."""
     accounted = result.inserted + result.updated + result.stale_skipped + result.superseded_in_batch
     if accounted != result.rows_loaded:
         raise ReconciliationError(
             f"batch {result.batch_id}: inserted {result.inserted} + updated {result.updated} + stale "
             f"{result.stale_skipped} + superseded {result.superseded_in_batch} = {accounted}, "
             f"but {result.rows_loaded} rows were staged"
-        )
-    ledger_loaded = (
-        args.ledger.read(spark)
-        .where(F.col("batch_id") == result.batch_id)
-        .agg(F.sum("rows_loaded"))
-        .collect()[0][0]
-    )
-    if (ledger_loaded or 0) != result.rows_loaded:
-        raise ReconciliationError(
-            f"batch {result.batch_id}: the ledger says {ledger_loaded or 0} rows loaded, "
-            f"the stage table holds {result.rows_loaded}"
         )
 
 

@@ -10,11 +10,12 @@ import codecs
 import csv
 import io
 from dataclasses import dataclass
+from itertools import dropwhile
 
 from pyspark.sql import SparkSession
 
 from spark_tasks import storage
-from spark_tasks.contract import HeaderCheck, QuarantineReason, SchemaPolicy, check_header
+from spark_tasks.contract import WHITESPACE, HeaderCheck, QuarantineReason, SchemaPolicy, check_header
 
 PROBE_BYTES = 64 * 1024
 UTF8_BOM = codecs.BOM_UTF8
@@ -30,7 +31,12 @@ class ProbeResult:
 
 
 def parse_header(prefix: bytes, complete: bool) -> list[str] | ProbeResult:
-    """The header row's field names from the first bytes of an object (BOM allowed, RFC 4180)."""
+    """The header row's field names from the first bytes of an object (BOM allowed, RFC 4180).
+
+    The header is the first line that is not blank (empty or whitespace-only: Unicode White_Space).
+    Lines end at LF, a CRLF line's CR being part of its ending, as the Spark reader splits them
+    (``lineSep``); a CR elsewhere outside quotes is not valid CSV.
+    """
     if prefix.startswith(UTF8_BOM):
         prefix = prefix[len(UTF8_BOM) :]
     try:
@@ -39,17 +45,19 @@ def parse_header(prefix: bytes, complete: bool) -> list[str] | ProbeResult:
         return ProbeResult(
             None, QuarantineReason.NOT_UTF8, f"not valid UTF-8 at byte {err.start}: {err.reason}"
         )
-    rows = csv.reader(io.StringIO(text, newline=""))
+    if not complete:  # the last line may be cut short: only whole lines are read
+        text = text[: text.rfind("\n") + 1]
+    lines = dropwhile(lambda line: not line.strip(WHITESPACE), io.StringIO(text, newline="\n"))
     try:
-        header = next((row for row in rows if row), None)
+        header = next(csv.reader(lines), None)
     except csv.Error as err:
         return ProbeResult(None, QuarantineReason.NO_HEADER, f"the header row is not valid CSV: {err}")
-    if header is None:
-        return ProbeResult(None, QuarantineReason.NO_HEADER, "no header row")
-    if not complete and "\n" not in text:
+    if header is None and not complete:
         return ProbeResult(
             None, QuarantineReason.NO_HEADER, f"no end of the header row in the first {PROBE_BYTES} bytes"
         )
+    if header is None:
+        return ProbeResult(None, QuarantineReason.NO_HEADER, "no header row")
     return header
 
 

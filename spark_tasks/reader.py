@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from functools import reduce
+from operator import and_
 from urllib.parse import quote
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -23,8 +25,9 @@ from spark_tasks.contract import (
     SchemaPolicy,
 )
 from spark_tasks.manifest import ManifestObject
+from spark_tasks.validation import trim_whitespace
 
-RAW_RECORD = "raw_record"
+RAW_RECORD = "_raw_record"  # working column; the rejects table calls it raw_record
 READ_ORDER = "_read_order"  # contiguous within an object, see with_object_lineage
 
 
@@ -33,6 +36,48 @@ def record_columns(extra_columns: Sequence[str], policy: SchemaPolicy) -> list[s
     extras = list(extra_columns) if policy is SchemaPolicy.ADD else []
     rescued = [RESCUED_DATA] if policy is SchemaPolicy.RESCUE else []
     return [*CONTRACT_COLUMNS, *extras, *rescued, CORRUPT_RECORD, RAW_RECORD]
+
+
+def _without_cr_of_crlf(last_field: Column) -> Column:
+    """The last field of a line without the CR of a CRLF line ending.
+
+    Lines end at LF (``lineSep`` in ``CSV_READ_OPTIONS``), so Spark leaves a CRLF line's CR at the
+    end of its last field when that field is not quoted (after a closing quote it is dropped). An
+    empty last field is then the CR alone: null, as an empty field of an LF line is.
+    """
+    return F.when(last_field == "\r", F.lit(None)).otherwise(F.regexp_replace(last_field, r"\r\z", ""))
+
+
+def _is_blank_line() -> Column:
+    """A blank line: empty or whitespace-only (Unicode White_Space), e.g. the CR of an empty CRLF line.
+
+    Spark skips empty lines; any other line without a delimiter is a record of one field, malformed
+    against a header of several (the contract's has five at least), with the line in CORRUPT_RECORD.
+    """
+    corrupt = F.col(CORRUPT_RECORD)
+    return corrupt.isNotNull() & (trim_whitespace(corrupt) == "")
+
+
+def _is_header_line(header: Sequence[str]) -> Column:
+    """A record whose fields are the header's names (trimmed, case-insensitive): the header line.
+
+    Spark takes the first non-empty line for the header; when that is a whitespace-only line (which
+    the header probe skips as blank), the header line itself comes through as a record.
+    """
+    same = [F.lower(trim_whitespace(F.col(c))).eqNullSafe(c) for c in header]
+    return reduce(and_, same, F.col(CORRUPT_RECORD).isNull())
+
+
+def lines_as_records(frame: DataFrame, header: Sequence[str]) -> DataFrame:
+    """The records of a CSV read with ``CSV_READ_OPTIONS``, the same whatever each line's ending.
+
+    The CR of CRLF line endings is removed; blank lines and the header line are not records. This is
+    a filter of each read task's rows, so records numbered after it are still contiguous per object.
+    """
+    last = header[-1]
+    return frame.withColumn(last, _without_cr_of_crlf(F.col(last))).where(
+        ~(_is_blank_line() | _is_header_line(header))
+    )
 
 
 def _to_canonical(
@@ -69,7 +114,7 @@ def read_records(
         )
         frame = spark.read.options(**CSV_READ_OPTIONS).schema(schema).csv([obj.uri for obj in group])
         frame = frame.withColumn("_source_path", F.col("_metadata.file_path"))
-        frames.append(_to_canonical(frame, header, extras, policy))
+        frames.append(_to_canonical(lines_as_records(frame, header), header, extras, policy))
     if not frames:
         empty = StructType([StructField(c, StringType()) for c in record_columns(extras, policy)])
         return spark.createDataFrame([], empty).withColumns(

@@ -29,10 +29,12 @@ REJECTS_DDL = (
     "batch_id string, source_object string, record_index int, reason string, detail string, "
     "raw_record string, rejected_at timestamp"
 )
+# object_seq (the object's place in its batch) came after the first release: ledger writes merge
+# the schema, so a ledger created before it gains the column on its next write.
 LEDGER_DDL = (
     "batch_id string, object_name string, generation string, size bigint, md5_hash string, crc32c string, "
     "outcome string, reason string, detail string, duplicate_of string, records_read bigint, "
-    "rows_loaded bigint, rows_rejected bigint, recorded_at timestamp"
+    "rows_loaded bigint, rows_rejected bigint, recorded_at timestamp, object_seq int"
 )
 AUDIT_DDL = (
     "batch_id string, objects int, objects_loaded int, objects_quarantined int, objects_duplicate int, "

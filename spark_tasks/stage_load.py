@@ -13,11 +13,14 @@ import json
 import logging
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 
-from pyspark.sql import DataFrame, SparkSession
+from py4j.protocol import Py4JJavaError
+from pyspark.errors import PySparkException
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from spark_tasks import lineage, storage
@@ -41,6 +44,20 @@ log = logging.getLogger(__name__)
 LOADED, QUARANTINED, DUPLICATE = "loaded", "quarantined", "duplicate"
 NOT_UTF8 = "_not_utf8"
 PROBE_THREADS = 8  # header probes are small reads that mostly wait on storage; read a few at once
+SPARK_ERRORS = (PySparkException, Py4JJavaError)  # what a failed Spark action raises in Python
+
+
+class LineageError(RuntimeError):
+    """Records that cannot be tied to their object: nothing of the batch is written."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a replayed object was first loaded: its rows keep that object's name and arrival order."""
+
+    name: str
+    ingested_at: datetime
+    object_seq: int
 
 
 @dataclass(frozen=True)
@@ -103,37 +120,91 @@ def find_duplicates(objects: Sequence[ManifestObject], loaded_before: dict[str, 
     return duplicates
 
 
-def loaded_identities(spark: SparkSession, ledger: TableRef, batch_id: str) -> dict[str, str]:
-    """Identities of objects loaded by earlier batches (this batch's own entries do not count)."""
+def _earlier_loads(
+    spark: SparkSession, ledger: TableRef, batch_id: str, objects: Sequence[ManifestObject]
+) -> list[Row]:
+    """Ledger rows of objects that other batches loaded with the same MD5 or CRC32C as ``objects``."""
     if not ledger.exists(spark):  # a dry run before the first load
-        return {}
-    rows = (
-        ledger.read(spark)
-        .where((F.col("outcome") == LOADED) & (F.col("batch_id") != batch_id))
-        .select("md5_hash", "crc32c", "size", "object_name")
+        return []
+    md5s = sorted({obj.md5_hash for obj in objects if obj.md5_hash})
+    crcs = sorted({obj.crc32c for obj in objects if obj.crc32c})
+    if not md5s and not crcs:
+        return []
+    table = ledger.read(spark)
+    seq = F.col("object_seq") if "object_seq" in table.columns else F.lit(0)  # ledgers of release 1
+    return (
+        table.where(
+            (F.col("outcome") == LOADED)
+            & (F.col("batch_id") != batch_id)
+            & (F.col("md5_hash").isin(md5s) | F.col("crc32c").isin(crcs))
+        )
+        .select(
+            "md5_hash", "crc32c", "size", "object_name", "recorded_at", F.coalesce(seq, F.lit(0)).alias("seq")
+        )
         .collect()
     )
-    identities = {}
-    for row in rows:
-        obj = ManifestObject(0, row.object_name, "", None, row.size, row.md5_hash, row.crc32c, None)
-        identity = object_identity(obj)
+
+
+def _identity_of(row: Row) -> str | None:
+    return object_identity(
+        ManifestObject(0, row.object_name, "", None, row.size, row.md5_hash, row.crc32c, None)
+    )
+
+
+def loaded_identities(earlier: Sequence[Row]) -> dict[str, str]:
+    """``{identity: object name}`` of objects loaded by earlier batches."""
+    return {identity: row.object_name for row in earlier if (identity := _identity_of(row))}
+
+
+def replay_origins(objects: Sequence[ManifestObject], earlier: Sequence[Row]) -> dict[str, Origin]:
+    """For each replayed object, the first load of the same bytes (earliest batch, then manifest place).
+
+    A replay must be a pure repair: its rows carry the original object's name and arrival order, so
+    that ties resolve as they did when the bytes first arrived. Objects the ledger never saw loaded
+    keep the replay batch's own order.
+    """
+    first: dict[str, Row] = {}
+    for row in sorted(earlier, key=lambda r: (r.recorded_at, r.seq)):
+        identity = _identity_of(row)
         if identity:
-            identities[identity] = row.object_name
-    return identities
+            first.setdefault(identity, row)
+    origins = {}
+    for obj in objects:
+        found = first.get(object_identity(obj) or "")
+        if found is not None:
+            origins[obj.name] = Origin(found.object_name, found.recorded_at, int(found.seq))
+    return origins
 
 
-def stage_rows(valid: DataFrame, manifest: BatchManifest, extra_columns: Sequence[str]) -> DataFrame:
+def stage_rows(
+    valid: DataFrame,
+    manifest: BatchManifest,
+    extra_columns: Sequence[str],
+    origins: Mapping[str, Origin] | None = None,
+) -> DataFrame:
+    """Typed stage rows with lineage; replayed objects' rows take their ``origins`` (see replay_origins)."""
     contract = [f.name for f in TYPED_SCHEMA.fields]
-    return (
-        typed(valid)
-        .withColumns(
+    rows = typed(valid).withColumns(
+        {
+            lineage.BATCH_ID: F.lit(manifest.batch_id),
+            lineage.INGESTED_AT: F.lit(manifest.created_at).cast("timestamp"),
+        }
+    )
+    if origins:
+        schema = "_replayed string, _origin_name string, _origin_ingested_at timestamp, _origin_seq int"
+        firsts = valid.sparkSession.createDataFrame(
+            [(name, o.name, o.ingested_at, o.object_seq) for name, o in origins.items()], schema
+        )
+        rows = rows.join(
+            F.broadcast(firsts), rows[lineage.SOURCE_OBJECT] == firsts["_replayed"], "left"
+        ).withColumns(
             {
-                lineage.BATCH_ID: F.lit(manifest.batch_id),
-                lineage.INGESTED_AT: F.lit(manifest.created_at).cast("timestamp"),
+                lineage.SOURCE_OBJECT: F.coalesce("_origin_name", lineage.SOURCE_OBJECT),
+                lineage.INGESTED_AT: F.coalesce("_origin_ingested_at", lineage.INGESTED_AT),
+                lineage.OBJECT_SEQ: F.coalesce("_origin_seq", lineage.OBJECT_SEQ),
             }
         )
-        .select(*contract, *extra_columns, *lineage.STAGE_LINEAGE_COLUMNS)
-    )
+    return rows.select(*contract, *extra_columns, *lineage.STAGE_LINEAGE_COLUMNS)
 
 
 def reject_rows(rejected: DataFrame, manifest: BatchManifest) -> DataFrame:
@@ -166,6 +237,7 @@ def ledger_rows(spark: SparkSession, manifest: BatchManifest, outcomes: list[Obj
             by_name[obj.name].rows_loaded,
             by_name[obj.name].rows_rejected,
             manifest.created_at,
+            obj.seq,
         )
         for obj in manifest.objects
     ]
@@ -203,8 +275,10 @@ def screen_objects(
         else:
             assert probe.header is not None
             candidates.append((obj, probe.header.columns))
-    loaded_before = {} if manifest.is_replay else loaded_identities(spark, args.ledger, manifest.batch_id)
-    duplicates = find_duplicates([obj for obj, _ in candidates], loaded_before)
+    earlier = (
+        [] if manifest.is_replay else _earlier_loads(spark, args.ledger, manifest.batch_id, manifest.objects)
+    )
+    duplicates = find_duplicates([obj for obj, _ in candidates], loaded_identities(earlier))
     for obj, header in candidates:
         if obj.name in duplicates:
             outcomes[obj.name] = ObjectOutcome(
@@ -271,6 +345,80 @@ def tally_records(classified: DataFrame) -> dict[str, ObjectTally]:
     return tallies
 
 
+def _error_summary(err: Exception) -> str:
+    """The first line of a Spark error, short enough for a ledger entry."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    cause = next((line for line in lines if "Exception:" in line or "[" in line), lines[0] if lines else "")
+    return cause[:500]
+
+
+def find_unreadable(
+    spark: SparkSession, readable: Sequence[tuple[ManifestObject, tuple[str, ...]]], policy: SchemaPolicy
+) -> dict[str, str]:
+    """``{object name: error}`` for the objects whose records alone fail the job's read and tally.
+
+    Called only after a whole-batch read failed: each object is then read on its own, with the same
+    code, so one unreadable object (say, a row wider than Spark's column limit) is quarantined
+    instead of failing the batch, and a failure no single object explains is raised as it is.
+    """
+    unreadable = {}
+    for obj, header in readable:
+        try:
+            tally_records(classify_for_staging(read_records(spark, [(obj, header)], policy)))
+        except SPARK_ERRORS as err:
+            unreadable[obj.name] = _error_summary(err)
+            log.warning("object %s (generation %s) is unreadable: %s", obj.name, obj.generation, err)
+    return unreadable
+
+
+def read_and_tally(
+    spark: SparkSession, readable: Sequence[tuple[ManifestObject, tuple[str, ...]]], policy: SchemaPolicy
+) -> tuple[DataFrame, dict[str, ObjectTally]]:
+    """The cached, classified records of ``readable`` and their per-object tally.
+
+    Raises LineageError if any record cannot be tied to its object: then nothing may be written.
+    """
+    records = read_records(spark, readable, policy)
+    classified = classify_for_staging(records).cache()
+    try:
+        tallies = tally_records(classified)
+    except BaseException:
+        classified.unpersist()
+        raise
+    orphans = tallies.pop(None, None)  # type: ignore[call-overload]
+    if orphans is not None:
+        classified.unpersist()
+        raise LineageError(
+            f"{orphans.read} records could not be tied to the object they were read from; "
+            "the batch is not written"
+        )
+    return classified, tallies
+
+
+def read_quarantining_unreadable(
+    spark: SparkSession,
+    readable: list[tuple[ManifestObject, tuple[str, ...]]],
+    policy: SchemaPolicy,
+    outcomes: dict[str, ObjectOutcome],
+) -> tuple[list[tuple[ManifestObject, tuple[str, ...]]], DataFrame, dict[str, ObjectTally]]:
+    """``read_and_tally`` of the batch; if that fails, unreadable objects go to ``outcomes`` as quarantined.
+
+    Returns the objects actually read, their classified records and their tally.
+    """
+    try:
+        return (readable, *read_and_tally(spark, readable, policy))
+    except SPARK_ERRORS:
+        unreadable = find_unreadable(spark, readable, policy)
+        if not unreadable:
+            raise
+    for name, error in unreadable.items():
+        outcomes[name] = ObjectOutcome(
+            name, QUARANTINED, "quarantine", reason=QuarantineReason.UNREADABLE.value, detail=error
+        )
+    readable = [(obj, header) for obj, header in readable if obj.name not in unreadable]
+    return (readable, *read_and_tally(spark, readable, policy))
+
+
 def run_stage_load(spark: SparkSession, manifest: BatchManifest, args: JobArgs) -> StageResult:
     """Stage one batch and say, per object, what happened to it and where it goes."""
     if not manifest.dry_run:
@@ -278,22 +426,24 @@ def run_stage_load(spark: SparkSession, manifest: BatchManifest, args: JobArgs) 
             table.create_if_missing(spark, ddl, {})
     policy = args.schema_policy
     outcomes, readable = screen_objects(spark, manifest, args)
+    readable, classified, tallies = read_quarantining_unreadable(spark, readable, policy, outcomes)
 
-    records = read_records(spark, readable, policy)
-    classified = classify_for_staging(records).cache()
     try:
-        tallies = tally_records(classified)
         not_utf8 = sorted(name for name, tally in tallies.items() if tally.not_utf8)
         kept = classified.where(~F.col(lineage.SOURCE_OBJECT).isin(not_utf8)) if not_utf8 else classified
         extras = [
             c
-            for c in records.columns
-            if c not in (*CONTRACT_COLUMNS, CORRUPT_RECORD, RAW_RECORD, READ_ORDER)
-            and c not in lineage.STAGE_LINEAGE_COLUMNS
+            for c in classified.columns
+            if c not in (*CONTRACT_COLUMNS, CORRUPT_RECORD, RAW_RECORD, READ_ORDER, NOT_UTF8)
+            and c not in (*lineage.STAGE_LINEAGE_COLUMNS, REJECT_REASON, REJECT_DETAIL)
         ]
         if not manifest.dry_run:
+            origins = {}
+            if manifest.is_replay:
+                earlier = _earlier_loads(spark, args.ledger, manifest.batch_id, manifest.objects)
+                origins = replay_origins(manifest.objects, earlier)
             first_read_order = {name: tally.first_read_order for name, tally in tallies.items()}
-            _write_batch(args, manifest, with_record_index(kept, first_read_order), extras)
+            _write_batch(args, manifest, with_record_index(kept, first_read_order), extras, origins)
     finally:
         classified.unpersist()
 
@@ -314,15 +464,23 @@ def run_stage_load(spark: SparkSession, manifest: BatchManifest, args: JobArgs) 
             reject_reasons.update(tally.reject_reasons)
     ordered = [outcomes[obj.name] for obj in manifest.objects]
     if not manifest.dry_run:
-        _replace_batch(args.ledger, ledger_rows(spark, manifest, ordered), manifest.batch_id)
+        _replace_batch(
+            args.ledger, ledger_rows(spark, manifest, ordered), manifest.batch_id, merge_schema=True
+        )
     return StageResult(manifest.batch_id, policy.value, ordered, manifest.dry_run, dict(reject_reasons))
 
 
-def _write_batch(args: JobArgs, manifest: BatchManifest, kept: DataFrame, extras: list[str]) -> None:
+def _write_batch(
+    args: JobArgs,
+    manifest: BatchManifest,
+    kept: DataFrame,
+    extras: list[str],
+    origins: Mapping[str, Origin],
+) -> None:
     """This batch's stage rows and rejects, each replacing what an earlier attempt wrote."""
     _replace_batch(
         args.stage,
-        stage_rows(kept.where(F.col(REJECT_REASON).isNull()), manifest, extras),
+        stage_rows(kept.where(F.col(REJECT_REASON).isNull()), manifest, extras, origins),
         manifest.batch_id,
         merge_schema=bool(extras),
     )

@@ -8,28 +8,53 @@ from pyspark.sql import functions as F
 from spark_tasks.contract import (
     CONTRACT_COLUMNS,
     CORRUPT_RECORD,
+    DATE_MAX,
+    DATE_MIN,
     DATE_PATTERN,
+    EVENT_TS_END,
+    EVENT_TS_MIN,
     EVENT_TS_PATTERN,
+    FIRST_YEAR,
+    LAST_YEAR,
     REQUIRED_COLUMNS,
     STATUSES,
     TRACKING_NUM_PATTERN,
+    WHITESPACE_CLASS,
     RejectReason,
+    is_reserved_column,
 )
 
-REJECT_REASON = "reject_reason"
-REJECT_DETAIL = "reject_detail"
+REJECT_REASON = "_reject_reason"
+REJECT_DETAIL = "_reject_detail"
 REPLACEMENT_CHAR = "\ufffd"  # what a UTF-8 decoder puts where bytes are not valid UTF-8
+# Leading and trailing whitespace; the trailing run is tried only from its first character (the
+# look-behind), else a long whitespace run inside a field is rescanned from each of its characters.
+_ENDS_OF_WHITESPACE = rf"\A{WHITESPACE_CLASS}+|(?<!{WHITESPACE_CLASS}){WHITESPACE_CLASS}+\z"
+
+
+def trim_whitespace(text: Column) -> Column:
+    """``text`` without leading and trailing whitespace, the Unicode White_Space property.
+
+    The set is ``contract.WHITESPACE`` (header names are trimmed of the same set in Python); Spark's
+    ``trim`` removes spaces only. ``\\z`` is the true end of the text (java.util.regex), where ``$``
+    would also match before a final line terminator.
+    """
+    return F.regexp_replace(text, _ENDS_OF_WHITESPACE, "")
 
 
 def _clean(column: str) -> Column:
     """Trimmed text; an empty field is null."""
-    trimmed = F.trim(F.col(column))
+    trimmed = trim_whitespace(F.col(column))
     return F.when(trimmed == "", F.lit(None)).otherwise(trimmed)
 
 
 def normalize_fields(records: DataFrame) -> DataFrame:
-    """Trim every contract field, upper-case the key, and spell statuses the contract's way."""
-    cleaned = records.withColumns({c: _clean(c) for c in CONTRACT_COLUMNS})
+    """Trim every producer field (contract and added columns), upper-case the key, spell statuses.
+
+    The pipeline's own columns (``contract.is_reserved_column``) are left as they are.
+    """
+    fields = [c for c in records.columns if c in CONTRACT_COLUMNS or not is_reserved_column(c)]
+    cleaned = records.withColumns({c: _clean(c) for c in fields})
     return cleaned.withColumns(
         {
             "tracking_num": F.upper("tracking_num"),
@@ -38,9 +63,23 @@ def normalize_fields(records: DataFrame) -> DataFrame:
     )
 
 
+def _event_ts(text: Column) -> Column:
+    """The instant of an ISO-8601 date-time text (no offset: the session time zone, UTC); else null."""
+    return F.try_to_timestamp(text)
+
+
+def _date(text: Column) -> Column:
+    """The calendar date of a ``YYYY-MM-DD`` text; else null."""
+    return F.try_to_timestamp(text, F.lit("yyyy-MM-dd")).cast("date")
+
+
 def _first_failure() -> tuple[Column, Column]:
     """(reason, detail) of the first rule broken, in the contract's order; null when valid."""
     ts_text, date_text = F.col("event_ts"), F.col("estimated_delivery_date")
+    ts, day = _event_ts(ts_text), _date(date_text)
+    # Values outside the contract's years are rejected, never stored (a timestamp of year 10000 in
+    # UTC parses in Spark, but Python's datetime cannot hold it: collect() would raise).
+    years = f"in the years {FIRST_YEAR}-{LAST_YEAR}"
     checks: list[tuple[Column, Column, Column]] = [
         (
             F.col(CORRUPT_RECORD).isNotNull(),
@@ -72,16 +111,26 @@ def _first_failure() -> tuple[Column, Column]:
             ),
         ),
         (
-            ~ts_text.rlike(EVENT_TS_PATTERN) | F.try_to_timestamp(ts_text).isNull(),
+            ~ts_text.rlike(EVENT_TS_PATTERN)
+            | ts.isNull()
+            | (ts < F.lit(EVENT_TS_MIN))
+            | (ts >= F.lit(EVENT_TS_END)),
             F.lit(RejectReason.INVALID_EVENT_TS.value),
-            F.concat(F.lit("event_ts must be an ISO-8601 date-time, got '"), ts_text, F.lit("'")),
+            F.concat(
+                F.lit(f"event_ts must be an ISO-8601 date-time {years} in UTC, got '"), ts_text, F.lit("'")
+            ),
         ),
         (
             date_text.isNotNull()
-            & (~date_text.rlike(DATE_PATTERN) | F.try_to_timestamp(date_text, F.lit("yyyy-MM-dd")).isNull()),
+            & (
+                ~date_text.rlike(DATE_PATTERN)
+                | day.isNull()
+                | (day < F.lit(DATE_MIN))
+                | (day > F.lit(DATE_MAX))
+            ),
             F.lit(RejectReason.INVALID_ESTIMATED_DELIVERY_DATE.value),
             F.concat(
-                F.lit("estimated_delivery_date must be a calendar date YYYY-MM-DD, got '"),
+                F.lit(f"estimated_delivery_date must be a calendar date YYYY-MM-DD {years}, got '"),
                 date_text,
                 F.lit("'"),
             ),
@@ -95,20 +144,23 @@ def _first_failure() -> tuple[Column, Column]:
     return reason, detail
 
 
+def with_reject_reason(normalized: DataFrame) -> DataFrame:
+    """``reject_reason`` / ``reject_detail`` of records already normalised (both null when valid)."""
+    reason, detail = _first_failure()
+    return normalized.withColumns({REJECT_REASON: reason, REJECT_DETAIL: detail})
+
+
 def classify_records(records: DataFrame) -> DataFrame:
     """Normalised records with ``reject_reason`` / ``reject_detail`` (both null for a valid record)."""
-    reason, detail = _first_failure()
-    return normalize_fields(records).withColumns({REJECT_REASON: reason, REJECT_DETAIL: detail})
+    return with_reject_reason(normalize_fields(records))
 
 
 def typed(valid: DataFrame) -> DataFrame:
     """Contract text of valid records as typed values (event_ts in UTC, per the session time zone)."""
     return valid.withColumns(
         {
-            "event_ts": F.try_to_timestamp("event_ts"),
-            "estimated_delivery_date": F.try_to_timestamp(
-                "estimated_delivery_date", F.lit("yyyy-MM-dd")
-            ).cast("date"),
+            "event_ts": _event_ts(F.col("event_ts")),
+            "estimated_delivery_date": _date(F.col("estimated_delivery_date")),
         }
     )
 

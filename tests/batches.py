@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from order_tracking.batch import MANIFEST_NAME, StagedObject, batch_dir, build_manifest, manifest_json
+from order_tracking.claims import claim_objects
 from spark_tasks.contract import STATUSES
 
 
@@ -21,7 +22,9 @@ def upload_batch(
     batches_prefix: str = "_batches/",
     **manifest_options: Any,
 ) -> str:
-    """Upload ``files`` under ``staging_prefix`` and their manifest (options: ``mode``, ``dry_run``)."""
+    """Upload ``files`` under ``staging_prefix``, claim them as ``cut_batch`` does (each generation
+    copied into the batch folder, where the jobs read it) and write their manifest (options:
+    ``mode``, ``dry_run``). The originals stay in staging."""
     objects = []
     for name, content in files.items():
         data = content.encode("utf-8") if isinstance(content, str) else content
@@ -33,7 +36,9 @@ def upload_batch(
                 blob.name, str(blob.generation), blob.size, blob.md5_hash, blob.crc32c, blob.time_created
             )
         )
-    manifest = build_manifest(batch_id, bucket.name, batches_prefix, objects, created_at, **manifest_options)
+    claimed = claim_objects(bucket, batches_prefix, batch_id, objects)
+    assert len(claimed) == len(objects)
+    manifest = build_manifest(batch_id, bucket.name, batches_prefix, claimed, created_at, **manifest_options)
     name = batch_dir(batches_prefix, batch_id) + MANIFEST_NAME
     bucket.blob(name).upload_from_string(manifest_json(manifest))
     return f"gs://{bucket.name}/{name}"

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,13 @@ def run_dag(airflow_local_env: dict[str, str], tmp_path: Path) -> Any:
     """Run the DAG once with ``airflow dags test`` (optionally with a trigger-form conf); own tables."""
     tables = tmp_path / "tables"
 
-    def run(conf: dict[str, Any] | None = None, **settings: str) -> str:
+    def run(
+        conf: dict[str, Any] | None = None,
+        on_line: Callable[[str], None] | None = None,
+        expect_success: bool = True,
+        **settings: str,
+    ) -> str:
+        """``on_line`` sees the output line by line while the run goes on (to act at a given moment)."""
         env = airflow_local_env | {
             "ORDER_TRACKING_TABLES_ROOT": str(tables),
             "ORDER_TRACKING_RUN_DEADLINE_SECONDS": "0",  # `dags test` cannot evaluate deadlines
@@ -39,9 +47,25 @@ def run_dag(airflow_local_env: dict[str, str], tmp_path: Path) -> Any:
         command = [sys.executable, "-m", "airflow", "dags", "test", DAG_ID]
         if conf is not None:
             command += ["--conf", json.dumps(conf)]
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900, check=False)
-        assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
-        return done.stdout + done.stderr
+        if on_line is None:
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900, check=False)
+            output = done.stdout + done.stderr
+            assert (done.returncode == 0) is expect_success, output[-6000:]  # "DagRun failed": exit 1
+            return output
+        with subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as process:
+            watchdog = threading.Timer(900, process.kill)
+            watchdog.start()
+            lines = []
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line)
+                on_line(line)
+            watchdog.cancel()
+        output = "".join(lines)
+        assert process.returncode == 0, output[-6000:]
+        return output
 
     run.tables = tables  # type: ignore[attr-defined]
     return run
@@ -59,7 +83,9 @@ def _target(spark: Any, tables: Path) -> dict[str, tuple[str, datetime]]:
 def test_one_dag_run_loads_merges_and_archives_on_one_cluster(
     run_dag: Any, bucket: Any, gcs: Any, spark: Any, databricks: RunnerServer
 ) -> None:
-    files = sample_objects(objects=3, rows_per_object=60, parcels=50, bad_share=0.1)
+    samples = sample_objects(objects=3, rows_per_object=60, parcels=50, bad_share=0.1)
+    # Names Spark would read as a glob or URL-decode; in the samples' (and sorted) order.
+    files = dict(zip(["orders (1).csv", "orders[1].csv", "orders_%20*?.csv"], samples.values(), strict=True))
     for name, data in files.items():
         bucket.blob(f"staging_zn/{name}").upload_from_string(data, content_type="text/csv")
     bucket.blob("staging_zn/").upload_from_string(b"")  # a console-made "folder" placeholder
@@ -75,27 +101,39 @@ def test_one_dag_run_loads_merges_and_archives_on_one_cluster(
     rejects = spark.read.format("delta").load(str(run_dag.tables / "rejects_zn_new")).collect()
     assert bad_rows > 0
     assert sorted(r.reason for r in rejects) == ["invalid_status"] * bad_rows
+    staged = spark.read.format("delta").load(str(run_dag.tables / "stage_zn_new")).collect()
+    assert {r.source_object for r in staged} == {f"staging_zn/{name}" for name in files}  # lineage
 
     assert _names(gcs, "staging_zn/") == ["staging_zn/"]  # only the placeholder is left
     assert sorted(n.rsplit("/", 1)[-1] for n in _names(gcs, "archive/")) == sorted(files)
     assert [n.rsplit("/", 1)[-1] for n in _names(gcs, "quarantine/")] == ["upload.csv.tmp"]
+    assert [n for n in _names(gcs, "_batches/") if "/objects/" in n] == []  # every batch copy moved
     assert service.api_calls["runs/submit"] - submits == 2  # stage_load, merge
     assert service.cluster_starts - starts == 1  # both steps on the run's one cluster
     assert service.stats()["clusters_running"] == running  # the teardown deleted it
 
 
-def test_a_placeholder_alone_ends_the_run_early(
+def test_a_placeholder_or_a_sub_folder_object_does_not_start_a_run(
     run_dag: Any, bucket: Any, gcs: Any, databricks: RunnerServer
 ) -> None:
+    """The sensor keeps waiting past them (it defers); a stray non-CSV object arriving later is
+    quarantined without a cluster or a Spark step."""
     bucket.blob("staging_zn/").upload_from_string(b"")
     bucket.blob("staging_zn/sub/old.csv").upload_from_string(b"tracking_num\n")  # sub-folders are ignored
     calls = sum(databricks.service.api_calls.values())
+    deferred = threading.Event()
 
-    output = run_dag()
+    def drop_when_deferred(line: str) -> None:
+        if "running trigger in line" in line and not deferred.is_set():
+            deferred.set()  # the sensor's first poke found nothing: now something arrives
+            bucket.blob("staging_zn/notes (1).json").upload_from_string(b"{}")
 
-    assert "nothing to load" in output
+    run_dag(on_line=drop_when_deferred)
+
+    assert deferred.is_set()
     assert sum(databricks.service.api_calls.values()) == calls  # no cluster, no Spark step
-    assert _names(gcs, "staging_zn/") == ["staging_zn/", "staging_zn/sub/old.csv"]  # nothing moved
+    assert _names(gcs, "staging_zn/") == ["staging_zn/", "staging_zn/sub/old.csv"]  # never moved
+    assert [n.rsplit("/", 1)[-1] for n in _names(gcs, "quarantine/")] == ["notes (1).json"]
     assert _names(gcs, "_state/") == ["_state/feed_heartbeat.json"]  # the stale-feed clock started
 
 
@@ -157,3 +195,94 @@ def test_retries_never_start_a_second_run_of_a_step(
     assert [r["state"]["result_state"] for r in new_stage] == ["SUCCESS"]
     assert [r["state"]["result_state"] for r in new_merge] == ["FAILED", "SUCCESS"]
     assert _target(spark, run_dag.tables) == expected_target(files)
+
+
+CASES = Path(__file__).resolve().parent / "data" / "feed_robustness"
+
+
+def test_a_batch_of_every_handed_case_loads_the_good_rows_and_blocks_nothing(
+    run_dag: Any, bucket: Any, gcs: Any, spark: Any
+) -> None:
+    """Odd names, producer columns named like ours, mixed line endings, tabs, extreme years, a row
+    wider than Spark can read, and good files, in one batch: every object ends in archive or
+    quarantine with a reason, every good row loads, every bad row is a reject with its reason."""
+    drop = {
+        "orders[1].csv": CASES / "glob_bracket_name_blocks_batch" / "orders[1].csv",
+        "good.csv": CASES / "glob_bracket_name_blocks_batch" / "good.csv",
+        "orders (1).csv": CASES / "lineage_name_space_paren" / "orders (1).csv",
+        "extra_source_object.csv": CASES / "extra_col_source_object" / "extra_source_object.csv",
+        "p2.csv": CASES / "extra_col_path_breaks_merge" / "run2" / "p2.csv",
+        "crlf_mixed_tn_last.csv": CASES / "mixed_line_endings_key_cr" / "crlf_mixed_tn_last.csv",
+        "status_trailing_tab.csv": CASES / "tab_nbsp_not_trimmed" / "status_trailing_tab.csv",
+        "extreme_years.csv": CASES / "extreme_years" / "extreme_years.csv",
+    }
+    for name, path in drop.items():
+        bucket.blob(f"staging_zn/{name}").upload_from_string(path.read_bytes(), content_type="text/csv")
+    header = b"tracking_num,order_id,carrier,status,event_ts\n"
+    bucket.blob("staging_zn/wide?.csv").upload_from_string(header + b",".join([b"x"] * 25_000) + b"\n")
+
+    run_dag()
+
+    rows = spark.read.format("delta").load(str(run_dag.tables / "target_zn_new")).collect()
+    assert {r.tracking_num: r.status for r in rows} == {
+        "B1": "IN_TRANSIT",
+        "G2": "IN_TRANSIT",
+        "P1": "IN_TRANSIT",
+        "P2": "IN_TRANSIT",
+        "AB1": "IN_TRANSIT",
+        "AB2": "DELIVERED",
+        "T1": "DELIVERED",
+        "T2": "DELIVERED",
+        "T3": "IN_TRANSIT",
+    }
+    assert {r.tracking_num: r.source_object for r in rows}["B1"] == "staging_zn/orders[1].csv"
+    assert {r.tracking_num: r.source_object for r in rows}["P1"] == "staging_zn/orders (1).csv"
+    rejects = spark.read.format("delta").load(str(run_dag.tables / "rejects_zn_new")).collect()
+    assert sorted((r.source_object, r.record_index, r.reason) for r in rejects) == [
+        ("staging_zn/extreme_years.csv", 1, "invalid_event_ts"),
+        ("staging_zn/extreme_years.csv", 2, "invalid_event_ts"),
+    ]
+    ledger = spark.read.format("delta").load(str(run_dag.tables / "ledger_zn_new")).collect()
+    assert {r.object_name.rsplit("/", 1)[-1]: (r.outcome, r.reason) for r in ledger} == {
+        "orders[1].csv": ("loaded", None),
+        "good.csv": ("loaded", None),
+        "orders (1).csv": ("loaded", None),
+        "extra_source_object.csv": ("quarantined", "reserved_column_name"),
+        "p2.csv": ("quarantined", "reserved_column_name"),
+        "crlf_mixed_tn_last.csv": ("loaded", None),
+        "status_trailing_tab.csv": ("loaded", None),
+        "extreme_years.csv": ("loaded", None),
+        "wide?.csv": ("quarantined", "unreadable"),
+    }
+    assert _names(gcs, "staging_zn/") == []
+    archived = sorted(n.rsplit("/", 1)[-1] for n in _names(gcs, "archive/"))
+    quarantined = sorted(n.rsplit("/", 1)[-1] for n in _names(gcs, "quarantine/"))
+    assert archived == sorted(n for n in drop if n not in ("extra_source_object.csv", "p2.csv"))
+    assert quarantined == ["extra_source_object.csv", "p2.csv", "wide?.csv"]
+
+
+def test_a_batch_that_keeps_failing_is_held_and_later_objects_still_load(
+    run_dag: Any, bucket: Any, gcs: Any, spark: Any, databricks: RunnerServer
+) -> None:
+    """A stage step that fails every attempt fails its run (and alerts); the run's claimed objects
+    wait in its batch folder, and the next run loads what arrived since."""
+    files = sample_objects(objects=2, rows_per_object=20, parcels=15, bad_share=0.0)
+    first, later = sorted(files)
+    bucket.blob(f"staging_zn/{first}").upload_from_string(files[first], content_type="text/csv")
+    databricks.service.task_faults["stage_load"] += 100  # more than every attempt can use up
+    try:
+        run_dag(task_retries="1", retry_delay_seconds="1", expect_success=False)
+    finally:
+        databricks.service.task_faults["stage_load"] = 0
+
+    held = [n for n in _names(gcs, "_batches/") if "/objects/" in n]
+    assert len(held) == 1  # the failed batch holds its copy of the object
+    assert _names(gcs, "staging_zn/") == []
+    assert _names(gcs, "archive/") == []
+    bucket.blob(f"staging_zn/{later}").upload_from_string(files[later], content_type="text/csv")
+
+    run_dag()
+
+    assert _target(spark, run_dag.tables) == expected_target({later: files[later]})
+    assert [n.rsplit("/", 1)[-1] for n in _names(gcs, "archive/")] == [later]
+    assert [n for n in _names(gcs, "_batches/") if "/objects/" in n] == held  # still held, untouched

@@ -5,14 +5,18 @@ Rules (documented in the README):
   candidates; other objects directly under it (``x.tmp``, ``x.json``) are *not CSV*: the run
   quarantines them with reason ``not_csv`` without reading them; "folder" placeholders (names
   ending in ``/``) and objects in sub-folders are ignored;
-- objects are taken oldest first (creation time, then name), at most ``max_objects`` per run;
-  the rest wait for the next run;
+- objects are taken oldest first (creation time, then name), at most ``max_objects`` CSV objects
+  and, separately, at most ``max_objects`` not-CSV objects per run; the rest wait for the next run;
+- each chosen object is claimed by generation: the batch gets its own copy of exactly the listed
+  generation (its *snapshot*, ``<batch>/objects/<sha256(name)[:16]>-<generation>.csv``, a name
+  of safe characters whatever the object's name), which the Spark jobs read and the moves move;
 - the manifest is written once per batch id: a retried task reuses it, so every attempt of a run
   processes exactly the same objects.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable
@@ -20,17 +24,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: each object names its batch copy ("snapshot"); not_csv lists entries
 NOT_CSV = "not_csv"
 MANIFEST_NAME = "manifest.json"
 STAGE_RESULT_NAME = "stage_result.json"
 MERGE_RESULT_NAME = "merge_result.json"
+SNAPSHOTS_FOLDER = "objects/"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_GLOB_CHARACTERS = frozenset("*?[]{}\\")
 
 
 @dataclass(frozen=True)
 class StagedObject:
-    """What the manifest records of a staging object."""
+    """What the manifest records of an object: its identity (name, generation) and its batch copy."""
 
     name: str
     generation: str | None
@@ -38,6 +44,7 @@ class StagedObject:
     md5_hash: str | None
     crc32c: str | None
     created: datetime | None
+    snapshot: str | None = None  # the batch's copy of this generation, once claimed
 
 
 def batch_id_for_run(run_id: str) -> str:
@@ -77,20 +84,51 @@ def oldest_first(objects: Iterable[StagedObject]) -> list[StagedObject]:
 def select_batch(
     objects: Iterable[StagedObject], staging_prefix: str, max_objects: int
 ) -> tuple[list[StagedObject], list[StagedObject]]:
-    """``(CSV objects, not-CSV objects)`` of a run, oldest first, capped at ``max_objects`` together."""
-    chosen = [
-        obj
-        for obj in oldest_first(objects)
-        if is_batch_candidate(obj.name, staging_prefix) or is_stray_object(obj.name, staging_prefix)
-    ][:max_objects]
-    return (
-        [obj for obj in chosen if is_csv_name(obj.name)],
-        [obj for obj in chosen if not is_csv_name(obj.name)],
-    )
+    """``(CSV objects, not-CSV objects)`` of a run, oldest first, each capped at ``max_objects``.
+
+    Separate caps: a pile of stray non-CSV objects never holds back the CSV objects.
+    """
+    ordered = oldest_first(objects)
+    csv_objects = [obj for obj in ordered if is_batch_candidate(obj.name, staging_prefix)]
+    not_csv = [obj for obj in ordered if is_stray_object(obj.name, staging_prefix)]
+    return csv_objects[:max_objects], not_csv[:max_objects]
+
+
+def direct_children_glob(prefix: str) -> str:
+    """A ``matchGlob`` matching the objects directly under ``prefix`` (not ``prefix`` itself, a
+    "folder" placeholder, nor objects in its sub-folders): ``?`` and ``*`` never match ``/``."""
+    if _GLOB_CHARACTERS & set(prefix):
+        raise ValueError(f"the staging prefix {prefix!r} must not contain glob characters *?[]{{}}\\")
+    if not prefix.endswith("/"):
+        raise ValueError(f"the staging prefix {prefix!r} must end with '/'")
+    return prefix + "?*"
 
 
 def batch_dir(batches_prefix: str, batch_id: str) -> str:
     return f"{batches_prefix.rstrip('/')}/{batch_id}/"
+
+
+def snapshot_name(batches_prefix: str, batch_id: str, name: str, generation: str) -> str:
+    """The batch's copy of one generation of an object: the same for every attempt of the run, and
+    only characters that no path, URI or glob handling treats specially."""
+    if not generation.isdigit():
+        raise ValueError(f"generation {generation!r} of {name!r} is not a GCS generation number")
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
+    return f"{batch_dir(batches_prefix, batch_id)}{SNAPSHOTS_FOLDER}{digest}-{generation}.csv"
+
+
+def manifest_entry(obj: StagedObject) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": obj.name,
+        "generation": obj.generation,
+        "size": obj.size,
+        "md5_hash": obj.md5_hash,
+        "crc32c": obj.crc32c,
+        "created": obj.created.isoformat() if obj.created else None,
+    }
+    if obj.snapshot is not None:
+        entry["snapshot"] = obj.snapshot
+    return entry
 
 
 def build_manifest(
@@ -102,13 +140,14 @@ def build_manifest(
     *,
     mode: str = "incremental",
     dry_run: bool = False,
-    not_csv: Iterable[str] = (),
+    not_csv: Iterable[StagedObject] = (),
 ) -> dict[str, Any]:
     """The manifest document the Spark jobs read (``spark_tasks.manifest`` parses it).
 
     ``mode`` is ``incremental`` (new staging objects), ``objects`` (named by hand) or ``replay``
     (archived objects, loaded again: nothing is moved and re-delivery checks are off). ``not_csv``
-    objects are never read by Spark: the run quarantines them.
+    objects are never read by Spark: the run quarantines them. Each object's ``snapshot`` (its
+    batch copy) is where its bytes are read and moved from.
     """
     folder = batch_dir(batches_prefix, batch_id)
     return {
@@ -118,18 +157,8 @@ def build_manifest(
         "created_at": created_at.isoformat(),
         "mode": mode,
         "dry_run": dry_run,
-        NOT_CSV: list(not_csv),
-        "objects": [
-            {
-                "name": obj.name,
-                "generation": obj.generation,
-                "size": obj.size,
-                "md5_hash": obj.md5_hash,
-                "crc32c": obj.crc32c,
-                "created": obj.created.isoformat() if obj.created else None,
-            }
-            for obj in objects
-        ],
+        NOT_CSV: [manifest_entry(obj) for obj in not_csv],
+        "objects": [manifest_entry(obj) for obj in objects],
         "results": {
             "stage": f"gs://{bucket}/{folder}{STAGE_RESULT_NAME}",
             "merge": f"gs://{bucket}/{folder}{MERGE_RESULT_NAME}",

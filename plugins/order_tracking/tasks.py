@@ -1,8 +1,9 @@
-"""The DAG's Python tasks: pick the source, cut the batch (manifest), plan the moves, report, watch the feed.
+"""The DAG's Python tasks: pick the source, cut the batch (claim + manifest), plan the moves, report,
+watch the feed.
 
 Each reads the pipeline configuration from the worker's environment when it runs. They talk to
-GCS through the Google provider's ``GCSHook`` so that the same code runs against Cloud Storage on
-Composer and against the emulator locally.
+GCS through the Google provider's ``GCSHook`` (its ``google-cloud-storage`` client) so that the same
+code runs against Cloud Storage on Composer and against the emulator locally.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from airflow.providers.google.cloud.hooks.gcs import GCSHook
 from airflow.sdk import TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from google.api_core.exceptions import PreconditionFailed
 
 from order_tracking.alerts import SUBJECT_PREFIX, send_alert
 from order_tracking.archive import move_groups, placements
@@ -32,6 +34,7 @@ from order_tracking.batch import (
     oldest_first,
     select_batch,
 )
+from order_tracking.claims import claim_objects, release_originals
 from order_tracking.config import PipelineConfig
 from order_tracking.run_modes import (
     INCREMENTAL,
@@ -131,21 +134,49 @@ def _archived_objects(hook: GCSHook, config: PipelineConfig, request: RunRequest
 
 
 def _choose_objects(
-    hook: GCSHook, config: PipelineConfig, request: RunRequest, sensed: set[str]
+    hook: GCSHook, config: PipelineConfig, request: RunRequest
 ) -> tuple[list[StagedObject], list[StagedObject]]:
-    """``(CSV objects, not-CSV objects)`` this run processes."""
+    """``(CSV objects, not-CSV objects)`` this run processes, as listed (name, generation, checksums)."""
     if request.mode == OBJECTS:
         named = _named_objects(hook, config, request.objects)
         return [o for o in named if is_csv_name(o.name)], [o for o in named if not is_csv_name(o.name)]
     if request.mode == REPLAY:
         return _archived_objects(hook, config, request), []
-    listed = [obj for obj in _list(hook, config.bucket, config.staging_prefix, "/") if obj.name in sensed]
+    listed = _list(hook, config.bucket, config.staging_prefix, "/")
     return select_batch(listed, config.staging_prefix, config.max_objects_per_run)
+
+
+def _write_manifest_once(bucket: Any, name: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Write the batch's manifest unless one is there already (a concurrent attempt): then use that one."""
+    try:
+        bucket.blob(name).upload_from_string(
+            manifest_json(manifest), content_type="application/json", if_generation_match=0
+        )
+    except PreconditionFailed:
+        log.warning("another attempt wrote the manifest of batch %s first: using it", manifest["batch_id"])
+        return dict(json.loads(bucket.blob(name).download_as_bytes().decode("utf-8")))
+    return manifest
+
+
+def _finish_cut(
+    hook: GCSHook, bucket: Any, config: PipelineConfig, manifest: dict[str, Any], manifest_uri: str
+) -> dict[str, Any]:
+    """What follows the manifest, for the first attempt and any retry alike (every step idempotent):
+    the originals of a loading run give way to their batch copies, and the feed heartbeat moves on."""
+    mode, dry_run = manifest.get("mode", INCREMENTAL), bool(manifest.get("dry_run", False))
+    if mode in (INCREMENTAL, OBJECTS) and not dry_run:
+        entries = [*manifest["objects"], *manifest.get("not_csv", [])]
+        released = release_originals(bucket, [entry for entry in entries if isinstance(entry, dict)])
+        log.info("released %d original(s) of batch %s from staging", released, manifest["batch_id"])
+    if mode == INCREMENTAL:
+        heartbeat = {"last_batch_id": manifest["batch_id"], "last_cut_at": manifest["created_at"]}
+        _write_json(hook, config.bucket, config.state_prefix + HEARTBEAT_NAME, heartbeat)
+    return _batch_summary(manifest, manifest_uri)
 
 
 @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
 def cut_batch(
-    sensed_objects: list[str] | None,
+    sensed: Any,
     *,
     params: dict[str, Any] | None = None,
     dag_run: Any = None,
@@ -153,51 +184,63 @@ def cut_batch(
     data_interval_start: Any = None,
     data_interval_end: Any = None,
 ) -> dict[str, Any]:
-    """Freeze this run's batch in a manifest object; skip the rest of the run if there is nothing to do."""
+    """Claim this run's objects by generation and freeze the batch in a manifest; skip the rest of
+    the run if there is nothing to do.
+
+    ``sensed`` is the sensor's result (true once an object is directly under the staging prefix;
+    none when it timed out). A retry finds the manifest and only finishes what follows it.
+    """
     assert run_id is not None, "Airflow passes the run id from the task context"
     config = PipelineConfig.from_env()
     hook = GCSHook(gcp_conn_id=config.gcp_conn_id)
+    bucket = hook.get_conn().bucket(config.bucket)
     batch_id = batch_id_for_run(run_id)
-    manifest_name = batch_dir(config.batches_prefix, batch_id) + MANIFEST_NAME
+    folder = batch_dir(config.batches_prefix, batch_id)
+    manifest_name = folder + MANIFEST_NAME
     manifest_uri = config.gcs_uri(manifest_name)
     if hook.exists(config.bucket, manifest_name):
         log.info("reusing the manifest of batch %s written by an earlier attempt", batch_id)
-        return _batch_summary(_read_json(hook, config.bucket, manifest_name), manifest_uri)
+        return _finish_cut(hook, bucket, config, _read_json(hook, config.bucket, manifest_name), manifest_uri)
 
     request = _request(params, dag_run, data_interval_start, data_interval_end)
-    if request.mode == INCREMENTAL and not sensed_objects:
+    if request.mode == INCREMENTAL and not sensed:
         raise AirflowSkipException(f"no new object under gs://{config.bucket}/{config.staging_prefix}")
-    csv_objects, not_csv = _choose_objects(hook, config, request, set(sensed_objects or []))
+    csv_objects, not_csv = _choose_objects(hook, config, request)
     if not csv_objects and not not_csv:
         raise AirflowSkipException(
-            f"nothing to load ({request.mode} run): the sensed objects are folder placeholders or in "
-            "sub-folders, or nothing was archived in the replayed period"
+            f"nothing to load ({request.mode} run): no object directly under the staging prefix, "
+            "or nothing was archived in the replayed period"
         )
-    now = datetime.now(UTC)
+    claimed = claim_objects(bucket, config.batches_prefix, batch_id, [*csv_objects, *not_csv])
+    csv_names = {obj.name for obj in csv_objects}
+    claimed_csv = [obj for obj in claimed if obj.name in csv_names]
+    claimed_not_csv = [obj for obj in claimed if obj.name not in csv_names]
+    if not claimed:
+        raise AirflowSkipException(
+            f"nothing to load ({request.mode} run): every listed object changed since it was listed"
+        )
     manifest = build_manifest(
         batch_id,
         config.bucket,
         config.batches_prefix,
-        csv_objects,
-        now,
+        claimed_csv,
+        datetime.now(UTC),
         mode=request.mode,
         dry_run=request.dry_run,
-        not_csv=[obj.name for obj in not_csv],
+        not_csv=claimed_not_csv,
     )
-    hook.upload(config.bucket, manifest_name, data=manifest_json(manifest), mime_type="application/json")
-    if request.mode == INCREMENTAL:
-        heartbeat = {"last_batch_id": batch_id, "last_cut_at": now.isoformat()}
-        _write_json(hook, config.bucket, config.state_prefix + HEARTBEAT_NAME, heartbeat)
+    manifest = _write_manifest_once(bucket, manifest_name, manifest)
     log.info(
-        "batch %s (%s%s): %d CSV object(s), %d not CSV; manifest %s",
+        "batch %s (%s%s): %d CSV object(s), %d not CSV, claimed under %s; manifest %s",
         batch_id,
         request.mode,
         ", dry run" if request.dry_run else "",
-        len(csv_objects),
-        len(not_csv),
+        len(manifest["objects"]),
+        len(manifest["not_csv"]),
+        config.gcs_uri(folder),
         manifest_uri,
     )
-    return _batch_summary(manifest, manifest_uri)
+    return _finish_cut(hook, bucket, config, manifest, manifest_uri)
 
 
 @task.short_circuit(ignore_downstream_trigger_rules=False)
@@ -214,7 +257,8 @@ def writes_enabled(batch: dict[str, Any]) -> bool:
 
 @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
 def plan_moves(batch: dict[str, Any]) -> list[dict[str, Any]]:
-    """Group the batch's objects by destination, from the stage job's per-object result."""
+    """Plan each object's move from its batch copy to its original name under archive/ or
+    quarantine/ (from the stage job's per-object result), grouped by destination."""
     config = PipelineConfig.from_env()
     hook = GCSHook(gcp_conn_id=config.gcp_conn_id)
     folder = batch_dir(config.batches_prefix, batch["batch_id"])
@@ -223,8 +267,14 @@ def plan_moves(batch: dict[str, Any]) -> list[dict[str, Any]]:
         _read_json(hook, config.bucket, folder + STAGE_RESULT_NAME) if manifest["objects"] else None
     )
     cut_date = datetime.fromisoformat(batch["created_at"]).date()
-    moves = placements(manifest, stage_result)
-    return move_groups(moves, batch["batch_id"], config.archive_prefix, config.quarantine_prefix, cut_date)
+    return move_groups(
+        placements(manifest, stage_result),
+        batch["batch_id"],
+        archive_prefix=config.archive_prefix,
+        quarantine_prefix=config.quarantine_prefix,
+        staging_prefix=config.staging_prefix,
+        run_date=cut_date,
+    )
 
 
 @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)

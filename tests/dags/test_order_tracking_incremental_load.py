@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
-from airflow.providers.google.cloud.sensors.gcs import GCSObjectsWithPrefixExistenceSensor
-from airflow.providers.google.cloud.transfers.gcs_to_gcs import GCSToGCSOperator
+from airflow.providers.google.cloud.sensors.gcs import GCSObjectExistenceSensor
 
 from order_tracking.databricks_submit import IdempotentSubmitRunOperator
+from order_tracking.moves import MoveObjectGenerationsOperator
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILE = REPO / "dags" / "order_tracking_incremental_load.py"
@@ -62,12 +62,42 @@ def test_the_run_cluster_is_a_setup_with_a_teardown(dag: Any) -> None:
     assert dag.get_task("check_feed_freshness").trigger_rule == "all_skipped"
 
 
-def test_sensor_watches_the_staging_prefix_deferrably(dag: Any) -> None:
+def test_sensor_watches_objects_directly_under_the_staging_prefix_deferrably(dag: Any) -> None:
     sensor = dag.get_task("wait_for_objects")
-    assert isinstance(sensor, GCSObjectsWithPrefixExistenceSensor)
-    assert (sensor.bucket, sensor.prefix) == ("tracking_orders", "staging_zn/")
+    assert isinstance(sensor, GCSObjectExistenceSensor)
+    assert (sensor.bucket, sensor.object, sensor.use_glob) == ("tracking_orders", "staging_zn/?*", True)
     assert sensor.deferrable is True
     assert sensor.soft_fail is True
+
+
+@pytest.mark.usefixtures("gcs_connection")
+def test_neither_a_placeholder_nor_a_sub_folder_object_satisfies_the_sensor(dag: Any, bucket: Any) -> None:
+    """The sensor's first poke (in the task) and its trigger (in the triggerer), against the emulator."""
+    import asyncio
+
+    from airflow.providers.google.cloud.hooks.gcs import GCSAsyncHook
+    from airflow.providers.google.cloud.triggers.gcs import GCSBlobTrigger
+
+    sensor = dag.get_task("wait_for_objects")
+    trigger = GCSBlobTrigger(
+        bucket=sensor.bucket,
+        object_name=sensor.object,
+        use_glob=sensor.use_glob,
+        poke_interval=0.1,
+        google_cloud_conn_id=sensor.google_cloud_conn_id,
+        hook_params={},
+    )
+
+    def sensed() -> tuple[bool, str]:
+        checked = trigger._object_exists(GCSAsyncHook(), sensor.bucket, sensor.object)
+        return sensor.poke(context={}), asyncio.run(checked)
+
+    bucket.blob("staging_zn/").upload_from_string(b"")
+    bucket.blob("staging_zn/sub/old.csv").upload_from_string(b"tracking_num\n")
+    bucket.blob("staging_zn_other/a.csv").upload_from_string(b"tracking_num\n")
+    assert sensed() == (False, "pending")
+    bucket.blob("staging_zn/a [1]?.csv").upload_from_string(b"tracking_num\n")
+    assert sensed() == (True, "success")
 
 
 @pytest.mark.parametrize("task_id", ["stage_load", "merge"])
@@ -83,13 +113,13 @@ def test_spark_steps_are_databricks_wheel_runs(dag: Any, task_id: str) -> None:
     assert "start_cluster" in task["existing_cluster_id"]  # the run's one cluster
 
 
-def test_moves_are_exact_name_moves(dag: Any) -> None:
+def test_moves_go_by_generation_once_per_destination(dag: Any) -> None:
     moves = dag.get_task("move_objects")
-    assert moves.operator_class is GCSToGCSOperator or moves.operator_class.__name__ == "GCSToGCSOperator"
-    kwargs = moves.partial_kwargs
-    assert kwargs["move_object"] is True
-    assert kwargs["exact_match"] is True
-    assert kwargs["source_bucket"] == kwargs["destination_bucket"] == "tracking_orders"
+    assert moves.operator_class is MoveObjectGenerationsOperator or (
+        moves.operator_class.__name__ == "MoveObjectGenerationsOperator"
+    )
+    assert moves.partial_kwargs["bucket"] == "tracking_orders"
+    assert moves.partial_kwargs["gcp_conn_id"] == "google_cloud_default"
 
 
 def test_policy_owner_tags_retries_timeouts_and_one_run_at_a_time(dag: Any) -> None:

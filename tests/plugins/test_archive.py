@@ -1,4 +1,4 @@
-"""Archive and quarantine moves planned from a batch's manifest and stage result."""
+"""Archive and quarantine moves: planned from a manifest and a stage result, carried out by generation."""
 
 from __future__ import annotations
 
@@ -7,66 +7,181 @@ from typing import Any
 
 import pytest
 
-from order_tracking.archive import move_groups, placements
+from order_tracking.archive import MAX_NAME_BYTES, destination_name, move_groups, placements
+from order_tracking.claims import ClaimError
 
 DAY = date(2026, 11, 26)
+PREFIXES = {"archive_prefix": "archive/", "quarantine_prefix": "quarantine/", "staging_prefix": "staging_zn/"}
 
 
-def _stage_result(*destinations: str) -> dict[str, Any]:
+def _entry(name: str, generation: str = "5") -> dict[str, Any]:
     return {
-        "objects": [{"name": f"staging_zn/{i}.csv", "destination": d} for i, d in enumerate(destinations)]
+        "name": name,
+        "generation": generation,
+        "md5_hash": f"md5-{name}",
+        "crc32c": "crc",
+        "size": 3,
+        "snapshot": f"_batches/b7/objects/{abs(hash(name)) % 1000:016d}-{generation}.csv",
     }
 
 
-def test_objects_are_grouped_by_destination_under_date_and_batch() -> None:
-    moves = placements({"mode": "incremental"}, _stage_result("archive", "quarantine", "archive"))
-    assert move_groups(moves, "b7", "archive/", "quarantine/", DAY) == [
-        {
-            "source_objects": ["staging_zn/0.csv", "staging_zn/2.csv"],
-            "destination_object": "archive/2026-11-26/b7/",
-        },
-        {"source_objects": ["staging_zn/1.csv"], "destination_object": "quarantine/2026-11-26/b7/"},
+def _manifest(*names: str, not_csv: tuple[str, ...] = (), **fields: Any) -> dict[str, Any]:
+    return {
+        "version": 2,
+        "mode": "incremental",
+        "objects": [_entry(name) for name in names],
+        "not_csv": [_entry(name) for name in not_csv],
+        **fields,
+    }
+
+
+def _stage_result(*outcomes: tuple[str, str]) -> dict[str, Any]:
+    return {"objects": [{"name": name, "destination": where} for name, where in outcomes]}
+
+
+def _groups(manifest: dict[str, Any], stage_result: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return move_groups(placements(manifest, stage_result), "b7", run_date=DAY, **PREFIXES)
+
+
+def test_each_object_moves_from_its_batch_copy_to_its_own_name_under_date_and_batch() -> None:
+    names = ("staging_zn/0.csv", "staging_zn/a*.csv", "staging_zn/x%20y [1].csv")
+    manifest = _manifest(*names)
+    result = _stage_result((names[0], "archive"), (names[1], "quarantine"), (names[2], "archive"))
+    archive, quarantine = _groups(manifest, result)
+    entry = manifest["objects"][0]
+    assert archive["moves"][0] == {
+        "name": "staging_zn/0.csv",
+        "source": entry["snapshot"],
+        "source_generation": None,  # a batch copy: its live generation is the one to move
+        "destination": "archive/2026-11-26/b7/0.csv",
+        "md5_hash": entry["md5_hash"],
+        "crc32c": "crc",
+        "size": 3,
+    }
+    assert [m["destination"] for m in archive["moves"]] == [
+        "archive/2026-11-26/b7/0.csv",
+        "archive/2026-11-26/b7/x%20y [1].csv",
+    ]
+    assert [m["destination"] for m in quarantine["moves"]] == ["quarantine/2026-11-26/b7/a*.csv"]
+
+
+def test_non_csv_objects_are_quarantined_from_their_batch_copy() -> None:
+    manifest = _manifest(not_csv=("staging_zn/x.tmp",))
+    (quarantine,) = _groups(manifest, None)
+    (move,) = quarantine["moves"]
+    assert (move["source"], move["destination"]) == (
+        manifest["not_csv"][0]["snapshot"],
+        "quarantine/2026-11-26/b7/x.tmp",
+    )
+
+
+def test_a_version_1_manifest_moves_the_original_by_its_generation() -> None:
+    manifest = {
+        "version": 1,
+        "mode": "incremental",
+        "objects": [{"name": "staging_zn/a.csv", "generation": "9", "md5_hash": "m"}],
+        "not_csv": ["staging_zn/x.tmp"],
+    }
+    archive, quarantine = _groups(manifest, _stage_result(("staging_zn/a.csv", "archive")))
+    assert [(m["source"], m["source_generation"]) for m in archive["moves"]] == [("staging_zn/a.csv", "9")]
+    assert [(m["source"], m["source_generation"]) for m in quarantine["moves"]] == [
+        ("staging_zn/x.tmp", None)
     ]
 
 
-def test_non_csv_objects_are_quarantined_without_a_stage_result() -> None:
-    moves = placements({"mode": "incremental", "not_csv": ["staging_zn/x.tmp"]}, None)
-    assert moves == [("staging_zn/x.tmp", "quarantine")]
-
-
 def test_dry_runs_and_replays_move_nothing() -> None:
-    result = _stage_result("archive", "quarantine")
-    assert placements({"mode": "incremental", "dry_run": True, "not_csv": ["staging_zn/x.tmp"]}, result) == []
-    assert placements({"mode": "replay"}, result) == []
+    result = _stage_result(("staging_zn/a.csv", "archive"), ("staging_zn/b.csv", "quarantine"))
+    dry = _manifest("staging_zn/a.csv", "staging_zn/b.csv", not_csv=("staging_zn/x.tmp",), dry_run=True)
+    assert placements(dry, result) == []
+    assert placements(_manifest("archive/d/b/a.csv", mode="replay"), result) == []
 
 
-def test_no_empty_source_list_ever_reaches_the_operator() -> None:
-    moves = placements({"mode": "incremental"}, _stage_result("archive"))
-    groups = move_groups(moves, "b7", "archive/", "quarantine/", DAY)
-    assert [g["destination_object"] for g in groups] == ["archive/2026-11-26/b7/"]
-    assert move_groups([], "b7", "archive/", "quarantine/", DAY) == []
+def test_no_empty_group_is_planned() -> None:
+    manifest = _manifest("staging_zn/a.csv")
+    assert [len(g["moves"]) for g in _groups(manifest, _stage_result(("staging_zn/a.csv", "archive")))] == [1]
+    assert move_groups([], "b7", run_date=DAY, **PREFIXES) == []
+
+
+def test_a_name_too_long_for_its_destination_keeps_its_end_behind_a_hash() -> None:
+    folder = "archive/2026-11-26/" + "b" * 120 + "/"
+    leaf = "ü" * 300 + "-orders.csv"  # 611 bytes: fits in staging, not under this folder
+    first = destination_name(folder, f"staging_zn/{leaf}", "staging_zn/")
+    second = destination_name(folder, f"staging_zn/x{leaf}", "staging_zn/")
+    assert len(first.encode()) <= MAX_NAME_BYTES
+    assert first.startswith(folder)
+    assert first.endswith("ü-orders.csv")
+    assert first != second
+    assert destination_name(folder, "staging_zn/a.csv", "staging_zn/") == folder + "a.csv"
+    assert destination_name(folder, "elsewhere/deep/a.csv", "staging_zn/") == folder + "a.csv"
+
+
+# --- the moves against the emulator ---------------------------------------------------------------
+
+
+def _put(bucket: Any, name: str, data: bytes) -> Any:
+    blob = bucket.blob(name)
+    blob.upload_from_string(data)
+    return blob
+
+
+def _move_plan(bucket: Any, names: dict[str, bytes]) -> list[dict[str, Any]]:
+    """Batch copies of ``names`` (as a cut leaves them) and the moves planned for them."""
+    entries = []
+    for i, (name, data) in enumerate(names.items()):
+        copy = _put(bucket, f"_batches/b7/objects/{i:016d}-1.csv", data)
+        entries.append({"name": name, "generation": "1", "md5_hash": copy.md5_hash, "crc32c": copy.crc32c})
+        entries[-1]["snapshot"] = copy.name
+    manifest = {"mode": "incremental", "objects": entries, "not_csv": []}
+    result = _stage_result(*((name, "archive") for name in names))
+    (group,) = _groups(manifest, result)
+    return list(group["moves"])
+
+
+def _execute(bucket: Any, moves: list[dict[str, Any]]) -> dict[str, int]:
+    from order_tracking.moves import MoveObjectGenerationsOperator
+
+    operator = MoveObjectGenerationsOperator(task_id="move_objects", bucket=bucket.name, moves=moves)
+    return operator.execute(context={})
+
+
+def _names(bucket: Any) -> list[str]:
+    return sorted(blob.name for blob in bucket.client.list_blobs(bucket.name))
 
 
 @pytest.mark.usefixtures("gcs_connection")
 def test_a_half_done_move_is_finished_by_the_retry(bucket: Any) -> None:
-    """The first try moved one object and died; the retry moves the other and loses or doubles nothing."""
-    from airflow.providers.google.cloud.transfers.gcs_to_gcs import GCSToGCSOperator
+    """The first try moved one object and died mid-way through another; the retry finishes both."""
+    moves = _move_plan(
+        bucket, {"staging_zn/a.csv": b"a\n", "staging_zn/b*.csv": b"b\n", "staging_zn/c.csv": b"c\n"}
+    )
+    a, b, _ = moves
+    bucket.copy_blob(bucket.blob(a["source"]), bucket, a["destination"])
+    bucket.blob(a["source"]).delete()  # a: moved
+    bucket.copy_blob(bucket.blob(b["source"]), bucket, b["destination"])  # b: copied, not deleted
 
-    for name in ("a.csv", "b.csv"):
-        bucket.blob(f"staging_zn/{name}").upload_from_string(b"tracking_num\n")
-    moves = [("staging_zn/a.csv", "archive"), ("staging_zn/b.csv", "archive")]
-    (group,) = move_groups(moves, "b7", "archive/", "quarantine/", DAY)
-    bucket.copy_blob(bucket.blob("staging_zn/a.csv"), bucket, "archive/2026-11-26/b7/a.csv")
-    bucket.blob("staging_zn/a.csv").delete()  # ... and then the worker died
+    assert _execute(bucket, moves) == {"already moved": 2, "moved": 1}
 
-    GCSToGCSOperator(
-        task_id="move_objects",
-        source_bucket=bucket.name,
-        destination_bucket=bucket.name,
-        move_object=True,
-        exact_match=True,
-        **group,
-    ).execute(context={})
+    assert _names(bucket) == [
+        "archive/2026-11-26/b7/a.csv",
+        "archive/2026-11-26/b7/b*.csv",
+        "archive/2026-11-26/b7/c.csv",
+    ]
+    assert bucket.blob("archive/2026-11-26/b7/b*.csv").download_as_bytes() == b"b\n"
+    assert _execute(bucket, moves) == {"already moved": 3}  # a third try changes nothing
 
-    names = sorted(blob.name for blob in bucket.client.list_blobs(bucket.name))
-    assert names == ["archive/2026-11-26/b7/a.csv", "archive/2026-11-26/b7/b.csv"]
+
+@pytest.mark.usefixtures("gcs_connection")
+def test_a_destination_holding_other_bytes_stops_the_move(bucket: Any) -> None:
+    moves = _move_plan(bucket, {"staging_zn/a.csv": b"ours\n"})
+    _put(bucket, moves[0]["destination"], b"someone else's\n")
+    with pytest.raises(ClaimError, match="other bytes"):
+        _execute(bucket, moves)
+    assert bucket.get_blob(moves[0]["source"]) is not None  # the batch copy is kept
+
+
+@pytest.mark.usefixtures("gcs_connection")
+def test_a_lost_batch_copy_stops_the_move(bucket: Any) -> None:
+    moves = _move_plan(bucket, {"staging_zn/a.csv": b"ours\n"})
+    bucket.blob(moves[0]["source"]).delete()
+    with pytest.raises(ClaimError, match="neither"):
+        _execute(bucket, moves)

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from order_tracking.batch import (
+    MANIFEST_VERSION,
     StagedObject,
     archive_day_prefixes,
     batch_id_for_run,
     build_manifest,
+    direct_children_glob,
     is_batch_candidate,
     is_stray_object,
     select_batch,
+    snapshot_name,
 )
+from tests.object_names import awkward_leaves
 
 
 def _obj(name: str, minute: int) -> StagedObject:
@@ -42,12 +49,42 @@ def test_batch_is_oldest_first_and_capped() -> None:
         _obj("staging_zn/a.csv", 5),
         _obj("staging_zn/b.csv", 1),
         _obj("staging_zn/x.tmp", 0),
+        _obj("staging_zn/", 0),
+        _obj("staging_zn/sub/old.csv", 0),
     ]
     csv_objects, not_csv = select_batch(objects, "staging_zn/", 3)
+    assert [o.name for o in csv_objects] == ["staging_zn/b.csv", "staging_zn/c.csv", "staging_zn/a.csv"]
+    assert [o.name for o in not_csv] == ["staging_zn/x.tmp"]
+    csv_objects, not_csv = select_batch(objects, "staging_zn/", 2)
     assert [o.name for o in csv_objects] == ["staging_zn/b.csv", "staging_zn/c.csv"]
-    assert [o.name for o in not_csv] == ["staging_zn/x.tmp"]  # oldest, so within the cap of 3
-    csv_objects, not_csv = select_batch(objects, "staging_zn/", 1)
-    assert ([o.name for o in csv_objects], [o.name for o in not_csv]) == ([], ["staging_zn/x.tmp"])
+
+
+def test_non_csv_objects_never_use_up_the_cap_of_csv_objects() -> None:
+    strays = [_obj(f"staging_zn/upload_{i}.tmp", 0) for i in range(5)]
+    objects = [*strays, _obj("staging_zn/b.csv", 9), _obj("staging_zn/a.csv", 8)]
+    csv_objects, not_csv = select_batch(objects, "staging_zn/", 2)
+    assert [o.name for o in csv_objects] == ["staging_zn/a.csv", "staging_zn/b.csv"]
+    assert [o.name for o in not_csv] == ["staging_zn/upload_0.tmp", "staging_zn/upload_1.tmp"]  # own cap
+
+
+def test_snapshot_names_are_deterministic_safe_and_distinct() -> None:
+    names = [f"staging_zn/{leaf}" for leaf in awkward_leaves()]
+    snapshots = [snapshot_name("_batches/", "manual__b1", name, "1764165000123456") for name in names]
+    assert snapshots == [snapshot_name("_batches/", "manual__b1", n, "1764165000123456") for n in names]
+    assert len(set(snapshots)) == len(names)
+    for snapshot in snapshots:
+        assert re.fullmatch(r"_batches/manual__b1/objects/[0-9a-f]{16}-1764165000123456\.csv", snapshot)
+    assert snapshot_name("_batches/", "b1", names[0], "2") != snapshot_name("_batches/", "b1", names[0], "3")
+    with pytest.raises(ValueError, match="generation"):
+        snapshot_name("_batches/", "b1", names[0], "../x")
+
+
+def test_the_sensor_glob_matches_only_objects_directly_under_the_prefix() -> None:
+    assert direct_children_glob("staging_zn/") == "staging_zn/?*"
+    with pytest.raises(ValueError, match="glob"):
+        direct_children_glob("staging[1]/")
+    with pytest.raises(ValueError, match="end with"):
+        direct_children_glob("staging_zn")
 
 
 def test_a_replay_loads_the_archive_days_whose_midnight_is_in_its_interval() -> None:
@@ -69,6 +106,7 @@ def test_batch_id_is_path_safe_and_stable() -> None:
 def test_manifest_names_objects_and_result_locations() -> None:
     created = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
     manifest = build_manifest("b1", "bkt", "_batches/", [_obj("staging_zn/a.csv", 1)], created)
+    assert manifest["version"] == MANIFEST_VERSION == 2
     assert manifest["objects"][0]["name"] == "staging_zn/a.csv"
     assert manifest["results"] == {
         "stage": "gs://bkt/_batches/b1/stage_result.json",
@@ -76,3 +114,24 @@ def test_manifest_names_objects_and_result_locations() -> None:
     }
     assert manifest["created_at"] == created.isoformat()
     assert (manifest["mode"], manifest["dry_run"], manifest["not_csv"]) == ("incremental", False, [])
+
+
+def test_manifest_entries_carry_identity_and_batch_copy() -> None:
+    created = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
+    obj = StagedObject("staging_zn/a*.csv", "7", 10, "md5", "crc", created, "_batches/b1/objects/x-7.csv")
+    tmp = StagedObject("staging_zn/x.tmp", "8", 3, "md5t", "crct", created, "_batches/b1/objects/y-8.csv")
+    manifest = build_manifest("b1", "bkt", "_batches/", [obj], created, not_csv=[tmp])
+    assert manifest["objects"] == [
+        {
+            "name": "staging_zn/a*.csv",
+            "generation": "7",
+            "size": 10,
+            "md5_hash": "md5",
+            "crc32c": "crc",
+            "created": created.isoformat(),
+            "snapshot": "_batches/b1/objects/x-7.csv",
+        }
+    ]
+    assert [(e["name"], e["generation"], e["snapshot"]) for e in manifest["not_csv"]] == [
+        ("staging_zn/x.tmp", "8", "_batches/b1/objects/y-8.csv")
+    ]

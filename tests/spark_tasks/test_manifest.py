@@ -6,8 +6,19 @@ from datetime import UTC, datetime
 
 import pytest
 
-from order_tracking.batch import StagedObject, build_manifest, manifest_json
+from order_tracking.batch import StagedObject, build_manifest, manifest_json, snapshot_name
 from spark_tasks.manifest import ManifestError, parse_manifest
+
+
+def test_the_jobs_read_each_object_from_its_batch_copy() -> None:
+    created = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
+    name = "staging_zn/orders [1] (copy)?.csv"
+    snapshot = snapshot_name("_batches/", "b1", name, "17")
+    objects = [StagedObject(name, "17", 5, "m1", "c1", created, snapshot)]
+    manifest = build_manifest("b1", "bkt", "_batches/", objects, created)
+    (parsed,) = parse_manifest(manifest_json(manifest)).objects
+    assert (parsed.name, parsed.generation) == (name, "17")  # what the ledger and lineage record
+    assert parsed.uri == f"gs://bkt/{snapshot}"  # where the bytes are read
 
 
 def test_round_trip_from_the_dag_side() -> None:
@@ -28,7 +39,7 @@ def test_round_trip_from_the_dag_side() -> None:
     ("text", "message"),
     [
         ("not json", "not valid JSON"),
-        ('{"version": 2}', "version 2 is not supported"),
+        ('{"version": 3}', "version 3 is not supported"),
         ('{"version": 1, "bucket": "b", "objects": []}', "lacks the field 'batch_id'"),
     ],
 )

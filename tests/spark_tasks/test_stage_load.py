@@ -221,3 +221,40 @@ def test_a_replay_loads_objects_the_ledger_already_knows(
     assert _outcomes(bucket, "replay") == {"a.csv": ("loaded", None)}  # a replay loads it again
     staged = [r.batch_id for r in _table(spark, tmp_path, "stage_zn_new")]
     assert sorted(staged) == ["first", "replay"]
+
+
+def test_an_object_that_fails_the_read_is_quarantined_unreadable_and_the_rest_loads(
+    spark: Any, put_batch: Any, bucket: Any, tmp_path: Path
+) -> None:
+    too_wide = HEADER + ",".join(["x"] * 25_000) + "\n"  # past Spark's CSV limit of 20,480 columns
+    _stage(put_batch("b1", {"wide.csv": too_wide, "good.csv": HEADER + ROW}), tmp_path)
+    assert _outcomes(bucket, "b1") == {
+        "wide.csv": ("quarantined", "unreadable"),
+        "good.csv": ("loaded", None),
+    }
+    wide = next(o for o in _result(bucket, "b1")["objects"] if o["name"].endswith("wide.csv"))
+    assert wide["destination"] == "quarantine"
+    assert "FAILED_READ_FILE" in wide["detail"]  # the error as Spark gave it, first line
+    assert [r.source_object for r in _table(spark, tmp_path, "stage_zn_new")] == ["staging_zn/good.csv"]
+    ledger = {r.object_name: r for r in _table(spark, tmp_path, "ledger_zn_new")}
+    assert (ledger["staging_zn/wide.csv"].outcome, ledger["staging_zn/wide.csv"].reason) == (
+        "quarantined",
+        "unreadable",
+    )
+
+
+def test_ledger_rows_record_each_objects_place_in_its_batch(
+    spark: Any, put_batch: Any, tmp_path: Path
+) -> None:
+    _stage(put_batch("b1", {"a.csv": HEADER + ROW, "b.csv": HEADER, "c.csv": b""}), tmp_path)
+    ledger = {r.object_name: r.object_seq for r in _table(spark, tmp_path, "ledger_zn_new")}
+    assert ledger == {"staging_zn/a.csv": 1, "staging_zn/b.csv": 2, "staging_zn/c.csv": 3}
+
+
+def test_added_producer_columns_are_trimmed_like_every_field(
+    spark: Any, put_batch: Any, tmp_path: Path
+) -> None:
+    text = HEADER.strip() + ",dock\r\n" + ROW.strip() + ",\u00a0D4\t\r\n" + ROW.strip() + ", \r\n"
+    _stage(put_batch("b1", {"dock.csv": text}), tmp_path)
+    docks = sorted((r.record_index, r.dock) for r in _table(spark, tmp_path, "stage_zn_new"))
+    assert docks == [(1, "D4"), (2, None)]
