@@ -171,6 +171,12 @@ class LocalDatabricks:
                 raise InvalidRequestError(
                     f"Task {spec.get('task_key')!r}: only python_wheel_task is supported by the local runner."
                 )
+            wheel = spec["python_wheel_task"]
+            if wheel.get("parameters") and wheel.get("named_parameters"):
+                raise InvalidRequestError(  # Jobs API 2.2, PythonWheelTask: one or the other
+                    f"Task {spec.get('task_key')!r}: python_wheel_task takes parameters or "
+                    "named_parameters, not both."
+                )
         token = payload.get("idempotency_token")
         with self._lock:
             if token and token in self._tokens:
@@ -287,6 +293,7 @@ class LocalDatabricks:
                 "run_id": run.run_id,
                 "state": run.state(),
                 "cluster": run.tasks[0].spec.get("existing_cluster_id"),
+                "python_wheel_task": run.tasks[0].spec["python_wheel_task"],
             }
             for run in self._runs.values()
             if run.tasks and run.tasks[0].spec["python_wheel_task"]["entry_point"] == entry_point
@@ -346,7 +353,8 @@ _argv_lock = threading.Lock()
 
 
 def run_wheel_task(spec: dict[str, Any]) -> None:
-    """Call a wheel's entry point the way Databricks does: ``sys.argv`` = package name + parameters."""
+    """Call a wheel's entry point the way Databricks does: ``sys.argv`` = package name + parameters,
+    or + ``--<key>=<value>`` for each named parameter."""
     package, entry_name = spec["package_name"], spec["entry_point"]
     try:
         distribution = metadata.distribution(package)
@@ -358,7 +366,8 @@ def run_wheel_task(spec: dict[str, Any]) -> None:
     function = matches[0].load()
     with _argv_lock:
         saved = sys.argv
-        sys.argv = [package, *spec.get("parameters", [])]
+        named = [f"--{key}={value}" for key, value in (spec.get("named_parameters") or {}).items()]
+        sys.argv = [package, *spec.get("parameters", []), *named]
         try:
             function()
         except SystemExit as exit_:

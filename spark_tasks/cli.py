@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from dataclasses import dataclass
 
 from spark_tasks.contract import SchemaPolicy
 from spark_tasks.tables import TableRef
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -21,22 +24,38 @@ class JobArgs:
 
 
 def parse_job_args(argv: list[str], description: str) -> JobArgs:
+    """Parse the job's parameters, given as ``--name value`` or ``--name=value``.
+
+    Databricks passes a wheel task's ``named_parameters`` as ``--<key>=<value>`` (keys here use
+    underscores, e.g. ``stage_table``; the hyphenated spelling works too). Parameters the job does
+    not know, such as ones a platform adds (OpenLineage context), are logged and ignored; a missing
+    ``--manifest`` fails with argparse's message.
+    """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--manifest", required=True, help="URI of the batch manifest (gs://...)")
-    parser.add_argument("--stage-table", default="stage_zn_new")
-    parser.add_argument("--target-table", default="target_zn_new")
-    parser.add_argument("--rejects-table", default="rejects_zn_new")
-    parser.add_argument("--ledger-table", default="ledger_zn_new")
-    parser.add_argument("--audit-table", default="audit_zn_new")
+    for kind, default in (
+        ("stage", "stage_zn_new"),
+        ("target", "target_zn_new"),
+        ("rejects", "rejects_zn_new"),
+        ("ledger", "ledger_zn_new"),
+        ("audit", "audit_zn_new"),
+    ):
+        parser.add_argument(f"--{kind}_table", f"--{kind}-table", default=default)
     parser.add_argument(
-        "--schema-policy", choices=[p.value for p in SchemaPolicy], default=SchemaPolicy.ADD.value
+        "--schema_policy",
+        "--schema-policy",
+        choices=[p.value for p in SchemaPolicy],
+        default=SchemaPolicy.ADD.value,
     )
     parser.add_argument(
+        "--tables_root",
         "--tables-root",
         default="",
         help="folder holding path-based Delta tables; empty means catalog tables (Databricks)",
     )
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        log.warning("ignoring parameters this job does not take: %s", " ".join(unknown))
 
     def table(name: str) -> TableRef:
         return TableRef(name, args.tables_root)

@@ -153,9 +153,18 @@ class HeaderCheck:
     detail: str = ""
 
 
+ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+ASCII_LOWER = ASCII_UPPER.lower()
+_TO_ASCII_LOWER = str.maketrans(ASCII_UPPER, ASCII_LOWER)
+
+
 def normalize_column(name: str) -> str:
-    """Header names are trimmed (of WHITESPACE, the Unicode White_Space property) and case-insensitive."""
-    return name.strip(WHITESPACE).lower()
+    """Header names are trimmed (of WHITESPACE, the Unicode White_Space property) and ASCII case-insensitive.
+
+    Only A-Z fold: Unicode case mapping would turn other letters into ours (the Kelvin sign U+212A into
+    k, the long s U+017F into s), and two different names must never become one.
+    """
+    return name.strip(WHITESPACE).translate(_TO_ASCII_LOWER)
 
 
 def check_header(names: list[str], policy: SchemaPolicy) -> HeaderCheck:
@@ -166,14 +175,15 @@ def check_header(names: list[str], policy: SchemaPolicy) -> HeaderCheck:
         return HeaderCheck(
             columns,
             quarantine=QuarantineReason.DUPLICATE_COLUMNS,
-            detail=f"duplicate column names: {', '.join(duplicates)}",
+            detail=f"duplicate column names: {', '.join(repr(name) for name in duplicates)}",
         )
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         return HeaderCheck(
             columns,
             quarantine=QuarantineReason.MISSING_REQUIRED_COLUMNS,
-            detail=f"missing required columns: {', '.join(missing)}",
+            detail=f"missing required columns: {', '.join(missing)} "
+            f"(the header has: {', '.join(repr(name) for name in columns)})",
         )
     unknown = tuple(c for c in columns if c not in CONTRACT_COLUMNS)
     reserved = [c for c in unknown if is_reserved_column(c)]

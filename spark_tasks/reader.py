@@ -28,6 +28,9 @@ from spark_tasks.manifest import ManifestObject
 from spark_tasks.validation import trim_whitespace
 
 RAW_RECORD = "_raw_record"  # working column; the rejects table calls it raw_record
+# A record of the right shape is re-encoded from its fields as read (before any trimming): keep
+# leading and trailing whitespace, which the CSV writer drops by default.
+RAW_RECORD_CSV_OPTIONS = {"ignoreLeadingWhiteSpace": "false", "ignoreTrailingWhiteSpace": "false"}
 READ_ORDER = "_read_order"  # contiguous within an object, see with_object_lineage
 
 
@@ -93,7 +96,8 @@ def _to_canonical(
         rescued = F.to_json(F.struct(*[F.col(c) for c in unknown])) if unknown else F.lit(None)
         fields[RESCUED_DATA] = rescued.cast("string")
     fields[CORRUPT_RECORD] = F.col(CORRUPT_RECORD)
-    fields[RAW_RECORD] = F.coalesce(F.col(CORRUPT_RECORD), F.to_csv(F.struct(*[F.col(c) for c in header])))
+    as_read = F.to_csv(F.struct(*[F.col(c) for c in header]), RAW_RECORD_CSV_OPTIONS)
+    fields[RAW_RECORD] = F.coalesce(F.col(CORRUPT_RECORD), as_read)
     return frame.select(*[value.alias(name) for name, value in fields.items()], "_source_path")
 
 

@@ -275,10 +275,10 @@ def screen_objects(
         else:
             assert probe.header is not None
             candidates.append((obj, probe.header.columns))
-    earlier = (
-        [] if manifest.is_replay else _earlier_loads(spark, args.ledger, manifest.batch_id, manifest.objects)
-    )
-    duplicates = find_duplicates([obj for obj, _ in candidates], loaded_identities(earlier))
+    duplicates: dict[str, str] = {}
+    if not manifest.is_replay:  # a replay loads archived bytes again on purpose: no re-delivery check
+        earlier = _earlier_loads(spark, args.ledger, manifest.batch_id, manifest.objects)
+        duplicates = find_duplicates([obj for obj, _ in candidates], loaded_identities(earlier))
     for obj, header in candidates:
         if obj.name in duplicates:
             outcomes[obj.name] = ObjectOutcome(

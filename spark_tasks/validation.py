@@ -6,6 +6,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from spark_tasks.contract import (
+    ASCII_LOWER,
+    ASCII_UPPER,
     CONTRACT_COLUMNS,
     CORRUPT_RECORD,
     DATE_MAX,
@@ -42,6 +44,16 @@ def trim_whitespace(text: Column) -> Column:
     return F.regexp_replace(text, _ENDS_OF_WHITESPACE, "")
 
 
+def ascii_upper(text: Column) -> Column:
+    """``text`` with a-z upper-cased and nothing else.
+
+    Spark's ``upper`` follows Unicode case mapping, which turns the long s U+017F into S, U+00DF
+    into SS and the dotless i U+0131 into I, so two parcels could become one. Other letters stay
+    as they are, and the contract's patterns then reject them.
+    """
+    return F.translate(text, ASCII_LOWER, ASCII_UPPER)
+
+
 def _clean(column: str) -> Column:
     """Trimmed text; an empty field is null."""
     trimmed = trim_whitespace(F.col(column))
@@ -57,8 +69,8 @@ def normalize_fields(records: DataFrame) -> DataFrame:
     cleaned = records.withColumns({c: _clean(c) for c in fields})
     return cleaned.withColumns(
         {
-            "tracking_num": F.upper("tracking_num"),
-            "status": F.upper(F.regexp_replace("status", r"[ -]", "_")),
+            "tracking_num": ascii_upper(F.col("tracking_num")),
+            "status": ascii_upper(F.regexp_replace("status", r"[ -]", "_")),
         }
     )
 

@@ -109,6 +109,10 @@ def test_one_dag_run_loads_merges_and_archives_on_one_cluster(
     assert [n.rsplit("/", 1)[-1] for n in _names(gcs, "quarantine/")] == ["upload.csv.tmp"]
     assert [n for n in _names(gcs, "_batches/") if "/objects/" in n] == []  # every batch copy moved
     assert service.api_calls["runs/submit"] - submits == 2  # stage_load, merge
+    for step in ("stage_load", "merge"):  # what reached Databricks: named parameters only
+        wheel = service.runs_of(step)[-1]["python_wheel_task"]
+        assert "parameters" not in wheel
+        assert wheel["named_parameters"]["manifest"].endswith("/manifest.json")
     assert service.cluster_starts - starts == 1  # both steps on the run's one cluster
     assert service.stats()["clusters_running"] == running  # the teardown deleted it
 
@@ -156,6 +160,7 @@ def test_a_dry_run_on_named_objects_validates_and_reports_without_writing(
     assert (result["records_read"], result["rows_rejected"]) == (40, bad_rows)
     assert result["reject_reasons"] == ({"invalid_status": bad_rows} if bad_rows else {})
     assert '"dry_run": true' in output  # the report task's summary
+    assert [n for n in _names(gcs, "_batches/") if "/objects/" in n] == []  # its batch copy discarded
 
 
 def test_replaying_a_day_repairs_a_damaged_target_and_moves_nothing(
@@ -174,6 +179,7 @@ def test_replaying_a_day_repairs_a_damaged_target_and_moves_nothing(
 
     assert _target(spark, run_dag.tables) == expected_target(files)
     assert _names(gcs, "archive/") == archived  # replayed objects stay where they are
+    assert [n for n in _names(gcs, "_batches/") if "/objects/" in n] == []  # replay copies discarded
     assert _names(gcs, "staging_zn/") == []
 
 

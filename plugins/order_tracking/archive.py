@@ -15,6 +15,9 @@ from typing import Any
 from order_tracking.batch import NOT_CSV
 
 DESTINATIONS = ("archive", "quarantine")
+# A batch copy that only served a dry run or a replay: deleted once the run is done, so that only
+# the copies of a held batch (claimed, not yet moved) ever stay under the batches prefix.
+DISCARD = "discard"
 MAX_NAME_BYTES = 1024  # Cloud Storage's limit on an object name (UTF-8)
 Placement = tuple[dict[str, Any], str]  # (manifest entry of the object, destination)
 
@@ -48,10 +51,11 @@ def placements(manifest: dict[str, Any], stage_result: dict[str, Any] | None) ->
     """Where each object of the batch goes: the stage job's verdict, and quarantine for non-CSV objects.
 
     Dry runs and replays move nothing: a dry run leaves the feed as it found it, and replayed
-    objects are already in the archive (their batch copies stay in the batch folder).
+    objects are already in the archive. Their batch copies are discarded.
     """
     if manifest.get("dry_run") or manifest.get("mode") == "replay":
-        return []
+        copies = [*manifest.get("objects", []), *map(_entry, manifest.get(NOT_CSV, []))]
+        return [(entry, DISCARD) for entry in copies if entry.get("snapshot")]
     entries = {entry["name"]: entry for entry in manifest.get("objects", [])}
     staged = [
         (entries.get(obj["name"], {"name": obj["name"]}), obj["destination"])
@@ -60,7 +64,7 @@ def placements(manifest: dict[str, Any], stage_result: dict[str, Any] | None) ->
     return staged + [(_entry(item), "quarantine") for item in manifest.get(NOT_CSV, [])]
 
 
-def planned_move(entry: dict[str, Any], destination: str) -> dict[str, Any]:
+def planned_move(entry: dict[str, Any], destination: str | None) -> dict[str, Any]:
     """One object's move: from its batch copy (or, for a version 1 manifest, from the object by
     generation) to ``destination``, with the checksums that recognise it there."""
     snapshot = entry.get("snapshot")
@@ -86,10 +90,12 @@ def move_groups(
 ) -> list[dict[str, Any]]:
     """One ``MoveObjectGenerationsOperator`` argument set (``moves``) per non-empty destination.
 
-    An empty list means nothing to move: the mapped move task is then skipped.
+    An empty list means nothing to move: the mapped move task is then skipped. Discarded batch
+    copies form a group of their own, whose moves have no destination.
     """
     prefixes = {"archive": archive_prefix, "quarantine": quarantine_prefix}
     groups = []
+    discards = [planned_move(entry, None) for entry, where in moves if where == DISCARD]
     for destination in DESTINATIONS:
         folder = destination_folder(prefixes[destination], run_date, batch_id)
         planned = [
@@ -99,4 +105,4 @@ def move_groups(
         ]
         if planned:
             groups.append({"moves": planned})
-    return groups
+    return [*groups, {"moves": discards}] if discards else groups

@@ -150,6 +150,8 @@ def move_object(bucket: Any, move: dict[str, Any]) -> str:
     ``moved``, ``already moved`` (an earlier attempt did it) or ``skipped`` (a version 1 manifest's
     object overwritten since its cut: nothing of the claimed generation is left to move)."""
     name, source, destination = move["name"], move["source"], move["destination"]
+    if destination is None:
+        return discard_copy(bucket, name, source)
     generation = move.get("source_generation")
     if generation is None:  # a batch copy: ours alone, so its live generation is the one to move
         live = bucket.get_blob(source)
@@ -176,6 +178,17 @@ def move_object(bucket: Any, move: dict[str, Any]) -> str:
     if generation is not None:
         _delete_generation(bucket, source, int(generation))
     return "already moved"
+
+
+def discard_copy(bucket: Any, name: str, copy: str) -> str:
+    """Delete the batch copy ``copy`` of ``name`` (a dry run's or a replay's); never an original."""
+    if copy == name:
+        raise ClaimError(f"refusing to discard {name!r}: it is not a batch copy")
+    live = bucket.get_blob(copy)
+    if live is None:
+        return "already discarded"
+    _delete_generation(bucket, copy, int(live.generation))
+    return "discarded"
 
 
 def move_objects(bucket: Any, moves: Sequence[dict[str, Any]]) -> dict[str, int]:

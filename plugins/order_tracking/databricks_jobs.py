@@ -30,27 +30,27 @@ def create_cluster_payload(
 def submit_run_payload(config: PipelineConfig, entry_point: str, manifest_uri: str) -> dict[str, Any]:
     """One single-task run executing ``entry_point`` of the spark_tasks wheel on the run's cluster.
 
+    The wheel gets **named parameters**, the Databricks convention for wheel tasks: Databricks
+    passes them as ``--<key>=<value>``, which the jobs' argparse reads (``spark_tasks.cli``). It is
+    also the only way to send one parameter field: the Jobs API 2.2 says to leave ``parameters``
+    empty when ``named_parameters`` is set, and the Databricks provider (7.23) copies the DAG's
+    params into ``named_parameters`` whenever that field is empty, so positional ``parameters``
+    always left with a second field beside them.
+
     ``manifest_uri`` may be a Jinja template; the cluster id is one (from ``start_cluster``): the
     operator renders its ``json`` field.
     """
-    parameters = [
-        "--manifest",
-        manifest_uri,
-        "--stage-table",
-        config.stage_table,
-        "--target-table",
-        config.target_table,
-        "--rejects-table",
-        config.rejects_table,
-        "--ledger-table",
-        config.ledger_table,
-        "--audit-table",
-        config.audit_table,
-        "--schema-policy",
-        config.schema_policy,
-    ]
+    named = {
+        "manifest": manifest_uri,
+        "stage_table": config.stage_table,
+        "target_table": config.target_table,
+        "rejects_table": config.rejects_table,
+        "ledger_table": config.ledger_table,
+        "audit_table": config.audit_table,
+        "schema_policy": config.schema_policy,
+    }
     if config.tables_root:
-        parameters += ["--tables-root", config.tables_root]
+        named["tables_root"] = config.tables_root
     return {
         "run_name": f"order_tracking_{entry_point}",
         "tasks": [
@@ -60,7 +60,7 @@ def submit_run_payload(config: PipelineConfig, entry_point: str, manifest_uri: s
                 "python_wheel_task": {
                     "package_name": WHEEL_PACKAGE,
                     "entry_point": entry_point,
-                    "parameters": parameters,
+                    "named_parameters": named,
                 },
                 "libraries": [{"whl": config.wheel_uri}],
             }

@@ -109,7 +109,7 @@ def test_spark_steps_are_databricks_wheel_runs(dag: Any, task_id: str) -> None:
     assert operator.json is not None
     (task,) = operator.json["tasks"]
     assert task["python_wheel_task"]["entry_point"] == task_id
-    assert "cut_batch" in " ".join(task["python_wheel_task"]["parameters"])  # the manifest from XCom
+    assert "cut_batch" in task["python_wheel_task"]["named_parameters"]["manifest"]  # from XCom
     assert "start_cluster" in task["existing_cluster_id"]  # the run's one cluster
 
 
@@ -186,3 +186,28 @@ def test_parse_time_is_reported() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "DAGS=1 " in done.stdout, done.stdout
     print(f"DagBag processing of {DAG_FILE.name} in a fresh process: {done.stdout.split('SECONDS=')[1]}")
+
+
+class _XComs:
+    """The two values the steps' templates pull: the batch summary and the run's cluster id."""
+
+    def xcom_pull(self, task_ids: str) -> Any:
+        return {"cut_batch": {"manifest_uri": "gs://b/_batches/x/manifest.json"}, "start_cluster": "c-1"}[
+            task_ids
+        ]
+
+
+@pytest.mark.parametrize("step", ["stage_load", "merge"])
+def test_a_steps_final_payload_has_one_parameter_field(dag: Any, step: str) -> None:
+    """The payload as the provider sends it (templates rendered, DAG params injected): named
+    parameters only, as the Jobs API 2.2 asks of a python_wheel_task."""
+    operator = dag.get_task(step)
+    operator.render_template_fields({"ti": _XComs(), "params": operator.params})
+    payload = operator._prepare_submit_json({})
+    (task,) = payload["tasks"]
+    wheel = task["python_wheel_task"]
+    assert "parameters" not in wheel
+    assert wheel["named_parameters"]["manifest"] == "gs://b/_batches/x/manifest.json"
+    assert set(wheel["named_parameters"]) >= {"manifest", "stage_table", "target_table", "schema_policy"}
+    assert task["existing_cluster_id"] == "c-1"
+    assert task["task_key"] == step

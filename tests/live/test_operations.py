@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import tenacity
 
 from local_stack.samples import sample_objects
 from tests.batches import expected_target
@@ -64,7 +65,14 @@ def test_a_missed_deadline_and_a_stale_feed_alert(
     assert live_airflow.api.task_states(live_airflow.dag_id, run_id)["wait_for_objects"] == "skipped"
 
 
+@tenacity.retry(
+    retry=tenacity.retry_if_exception_message(match=r"(?s).*database is locked"),
+    stop=tenacity.stop_after_attempt(4),
+    wait=tenacity.wait_fixed(3),
+    reraise=True,
+)
 def _backfill(live_airflow: LiveAirflow, day: str, *extra: str) -> None:
+    """``airflow backfill create``; tried again if SQLite was locked by the scheduler at that moment."""
     command = ["airflow", "backfill", "create", "--dag-id", live_airflow.dag_id]
     command += ["--from-date", day, "--to-date", day, *extra]
     done = subprocess.run(

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowException
 from airflow.providers.databricks.hooks.databricks import DatabricksHook
 
 from local_stack.airflow_env import LOCAL_TOKEN, databricks_connection
@@ -66,3 +67,11 @@ def test_a_submission_without_tasks_is_rejected(hook: DatabricksHook) -> None:
 def test_a_wrong_token_is_refused(databricks: RunnerServer, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(Exception, match=r"401|UNAUTHENTICATED|Invalid access token"):
         _hook(databricks.port, "wrong", monkeypatch).submit_run(_wheel_run("merge"))
+
+
+def test_a_wheel_task_with_both_parameter_fields_is_refused(hook: DatabricksHook) -> None:
+    """Jobs API 2.2: a python_wheel_task takes ``parameters`` or ``named_parameters``, not both."""
+    payload = _wheel_run("merge", "--manifest", "gs://b/m.json")
+    payload["tasks"][0]["python_wheel_task"]["named_parameters"] = {"manifest": "gs://b/m.json"}
+    with pytest.raises(AirflowException, match=r"INVALID_PARAMETER_VALUE.*not both"):
+        hook.submit_run(payload)

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from order_tracking.archive import MAX_NAME_BYTES, destination_name, move_groups, placements
+from order_tracking import claims
+from order_tracking.archive import DISCARD, MAX_NAME_BYTES, destination_name, move_groups, placements
 from order_tracking.claims import ClaimError
 
 DAY = date(2026, 11, 26)
@@ -89,11 +90,30 @@ def test_a_version_1_manifest_moves_the_original_by_its_generation() -> None:
     ]
 
 
-def test_dry_runs_and_replays_move_nothing() -> None:
+def test_dry_runs_and_replays_move_nothing_and_discard_their_batch_copies() -> None:
     result = _stage_result(("staging_zn/a.csv", "archive"), ("staging_zn/b.csv", "quarantine"))
     dry = _manifest("staging_zn/a.csv", "staging_zn/b.csv", not_csv=("staging_zn/x.tmp",), dry_run=True)
-    assert placements(dry, result) == []
-    assert placements(_manifest("archive/d/b/a.csv", mode="replay"), result) == []
+    replay = _manifest("archive/d/b/a.csv", mode="replay")
+    for manifest in (dry, replay):
+        entries = [*manifest["objects"], *manifest["not_csv"]]
+        names = [entry["name"] for entry in entries]
+        assert placements(manifest, result) == [(entry, DISCARD) for entry in entries]
+        (group,) = _groups(manifest, result)
+        assert [(m["name"], m["source"], m["destination"]) for m in group["moves"]] == [
+            (name, _entry(name)["snapshot"], None) for name in names
+        ]
+
+
+def test_discarding_deletes_only_batch_copies(bucket: Any) -> None:
+    copy = _put(bucket, "_batches/b7/objects/0000000000000001-1.csv", b"x")
+    original = _put(bucket, "staging_zn/a.csv", b"x")
+    move = {"name": "staging_zn/a.csv", "source": copy.name, "destination": None}
+    assert claims.move_object(bucket, move) == "discarded"
+    assert claims.move_object(bucket, move) == "already discarded"  # a retry
+    assert bucket.get_blob(copy.name) is None
+    with pytest.raises(claims.ClaimError, match="not a batch copy"):
+        claims.move_object(bucket, {"name": original.name, "source": original.name, "destination": None})
+    assert bucket.get_blob(original.name) is not None
 
 
 def test_no_empty_group_is_planned() -> None:

@@ -18,9 +18,10 @@ def test_payload_runs_the_wheel_entry_point_with_the_manifest() -> None:
     (task,) = payload["tasks"]
     assert task["python_wheel_task"]["package_name"] == WHEEL_PACKAGE
     assert task["python_wheel_task"]["entry_point"] == "stage_load"
-    params = task["python_wheel_task"]["parameters"]
-    assert params[params.index("--manifest") + 1] == "gs://b/_batches/x/manifest.json"
-    assert params[params.index("--tables-root") + 1] == "/wh"
+    params = task["python_wheel_task"]["named_parameters"]
+    assert params["manifest"] == "gs://b/_batches/x/manifest.json"
+    assert params["tables_root"] == "/wh"
+    assert "parameters" not in task["python_wheel_task"]  # Jobs API: one of the two fields
     assert task["libraries"] == [{"whl": config.wheel_uri}]
     assert task["existing_cluster_id"] == CLUSTER_ID  # the run's one cluster, from start_cluster
     assert "new_cluster" not in task
@@ -38,4 +39,4 @@ def test_cluster_payload_names_tags_and_tokens_the_run_cluster() -> None:
 
 def test_catalog_tables_when_no_tables_root() -> None:
     payload = submit_run_payload(PipelineConfig.from_env({}), STAGE_LOAD, "m")
-    assert "--tables-root" not in payload["tasks"][0]["python_wheel_task"]["parameters"]
+    assert "tables_root" not in payload["tasks"][0]["python_wheel_task"]["named_parameters"]

@@ -158,3 +158,16 @@ def test_the_valid_years_of_event_ts_and_dates() -> None:
         "2200-01-01T00:00:00+00:00",
     )
     assert (DATE_MIN.isoformat(), DATE_MAX.isoformat()) == ("1900-01-01", "2199-12-31")
+
+
+def test_header_names_fold_ascii_case_only() -> None:
+    # the Kelvin sign (U+212A) lower-cases to 'k' in Unicode: that name is not tracking_num
+    check = check_header(["trac\u212aing_num", "order_id", "carrier", "status", "event_ts"], SchemaPolicy.ADD)
+    assert check.quarantine is QuarantineReason.MISSING_REQUIRED_COLUMNS
+    assert "'trac\u212aing_num'" in check.detail  # the detail shows the names the header has
+
+
+def test_duplicate_blank_names_are_named_in_the_detail() -> None:
+    check = check_header([*REQUIRED, "", "\u00a0"], SchemaPolicy.ADD)
+    assert check.quarantine is QuarantineReason.DUPLICATE_COLUMNS
+    assert check.detail == "duplicate column names: ''"

@@ -144,7 +144,7 @@ def test_every_quarantine_reason(spark: Any, put_batch: Any, bucket: Any, tmp_pa
     assert [r.source_object for r in _table(spark, tmp_path, "stage_zn_new")] == ["staging_zn/good.csv"]
     assert _table(spark, tmp_path, "rejects_zn_new") == []  # quarantined objects leave no partial rows
     ledger = {r.object_name: r for r in _table(spark, tmp_path, "ledger_zn_new")}
-    assert ledger["staging_zn/twice.csv"].detail == "duplicate column names: carrier"
+    assert ledger["staging_zn/twice.csv"].detail == "duplicate column names: 'carrier'"
     assert ledger["staging_zn/good.csv"].md5_hash
 
 
@@ -258,3 +258,22 @@ def test_added_producer_columns_are_trimmed_like_every_field(
     _stage(put_batch("b1", {"dock.csv": text}), tmp_path)
     docks = sorted((r.record_index, r.dock) for r in _table(spark, tmp_path, "stage_zn_new"))
     assert docks == [(1, "D4"), (2, None)]
+
+
+def test_a_rejects_raw_record_keeps_the_fields_as_read(spark: Any, put_batch: Any, tmp_path: Path) -> None:
+    text = HEADER + " T3 ,O3,UPS,LOST,2026-11-26T08:00:00Z,  spaced  ,\n"
+    _stage(put_batch("b1", {"a.csv": text}), tmp_path)
+    (reject,) = _table(spark, tmp_path, "rejects_zn_new")
+    assert reject.reason == "invalid_status"
+    assert reject.raw_record.startswith(" T3 ,O3,UPS,LOST,")
+    assert "  spaced  " in reject.raw_record
+
+
+def test_a_replay_checks_no_redelivery_even_inside_its_batch(
+    spark: Any, put_batch: Any, bucket: Any, tmp_path: Path
+) -> None:
+    _stage(put_batch("first", {"a.csv": HEADER + ROW}), tmp_path)
+    _stage(put_batch("replay", {"c.csv": HEADER + ROW, "a.csv": HEADER + ROW}, mode="replay"), tmp_path)
+    assert _outcomes(bucket, "replay") == {"c.csv": ("loaded", None), "a.csv": ("loaded", None)}
+    replayed = [r for r in _table(spark, tmp_path, "stage_zn_new") if r.batch_id == "replay"]
+    assert {r.source_object for r in replayed} == {"staging_zn/a.csv"}  # both are the first load's bytes

@@ -228,3 +228,27 @@ def test_estimated_delivery_date_is_valid_in_the_years_1900_to_2199(spark: Any) 
     assert sorted(row.estimated_delivery_date for row in stored) == [
         valid for _, valid in DATE_EDGES if valid
     ]
+
+
+def _folds_into_ascii(char: str) -> bool:
+    """A non-ASCII character whose Unicode upper or lower case is made of ASCII letters only."""
+    return not char.isascii() and any(
+        folded.isascii() and folded.isalpha() for folded in (char.upper(), char.lower())
+    )
+
+
+# Every such character of the Basic Multilingual Plane: the long s, the dotless i, the Kelvin sign,
+# ligatures like U+FB01, and so on (found by Python's Unicode tables; Java's agree on these).
+FOLDING = [chr(code) for code in range(0x80, 0x10000) if _folds_into_ascii(chr(code))]
+
+
+def test_only_ascii_letters_change_case_so_no_key_or_status_becomes_another(spark: Any) -> None:
+    assert len(FOLDING) >= 4  # the generator found the known cases
+    rows: list[dict[str, str | None]] = [{"tracking_num": f"{char}1"} for char in FOLDING]
+    rows += [{"status": "in_trans\u0131t"}, {"status": "deliv\u0131red"}, {"tracking_num": "\u017f1-ab"}]
+    classified = classify_records(_records(spark, *rows)).collect()
+    reasons = [r[REJECT_REASON] for r in classified]
+    assert reasons == ["invalid_tracking_num"] * len(FOLDING) + ["invalid_status"] * 2 + [
+        "invalid_tracking_num"
+    ]
+    assert classified[-1].tracking_num == "\u017f1-AB"  # a-z upper-cased, nothing else
