@@ -189,32 +189,25 @@ def _check(
         raise _RefusedError(HTTPStatus.NOT_MODIFIED)
 
 
-def _check_target(request: Any, storage: Any) -> None:
-    """The object a GET, DELETE or PATCH names, and its generation and preconditions."""
-    params = request.params
-    live = _live_generation(storage, params["bucket_name"], params["object_id"])
-    _check(
-        request,
-        live,
-        must_exist=True,
-        generation="generation",
-        match="ifGenerationMatch",
-        not_match="ifGenerationNotMatch",
+def _checker(source: bool) -> Any:
+    """The check of the object a request names: its target (GET, DELETE, PATCH) or, for a copy or
+    rewrite, its source, whose parameters Cloud Storage spells ``sourceGeneration`` and
+    ``ifSourceGeneration[Not]Match``."""
+    generation, match, not_match = (
+        ("sourceGeneration", "ifSourceGenerationMatch", "ifSourceGenerationNotMatch")
+        if source
+        else ("generation", "ifGenerationMatch", "ifGenerationNotMatch")
     )
 
+    def check(request: Any, storage: Any) -> None:
+        params = request.params
+        live = _live_generation(storage, params["bucket_name"], params["object_id"])
+        _check(request, live, must_exist=True, generation=generation, match=match, not_match=not_match)
 
-def _check_source(request: Any, storage: Any) -> None:
-    """The source of a copy or rewrite, and its generation and preconditions."""
-    params = request.params
-    live = _live_generation(storage, params["bucket_name"], params["object_id"])
-    _check(
-        request,
-        live,
-        must_exist=True,
-        generation="sourceGeneration",
-        match="ifSourceGenerationMatch",
-        not_match="ifSourceGenerationNotMatch",
-    )
+    return check
+
+
+_check_target, _check_source = _checker(source=False), _checker(source=True)
 
 
 _original_create_file = emulator_storage.Storage.create_file
