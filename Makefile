@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint up drop tables jars venv constraints clean bench
+.PHONY: run test lint up drop tables jars venv constraints clean bench deploy-databricks deploy-composer
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is required for Spark (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -42,6 +42,12 @@ tables: venv jars  ## print the local Delta tables (counts, history, a few rows)
 
 drop: venv  ## upload FILES="a.csv b.csv" to the running long-running stack's staging prefix
 	$(PY) -m local_stack.drop $(FILES)
+
+deploy-databricks: venv  ## build the spark_tasks wheel and upload it to the DAG's volume path (ARGS="--dry-run", "--profile P", "--wheel-uri /Volumes/...")
+	$(PY) -m deploy.databricks $(ARGS)
+
+deploy-composer: venv  ## copy dags/ and plugins/order_tracking/ to Composer (ARGS="--bucket B --dry-run" or "--environment E --location R")
+	$(PY) -m deploy.composer $(ARGS)
 
 constraints: venv  ## re-freeze the tested set after changing a pin
 	{ echo "# The tested set: install with  pip install -r requirements.txt -r requirements-dev.txt -c constraints.txt"; \

@@ -88,6 +88,7 @@ with DAG(
         json=submit_run_payload(config, STAGE_LOAD, MANIFEST_URI),
         polling_period_seconds=config.databricks_poll_seconds,
         deferrable=True,
+        execution_timeout=timedelta(seconds=config.step_timeout_seconds),  # the run is cancelled
     )
 
     merge = IdempotentSubmitRunOperator(
@@ -96,6 +97,7 @@ with DAG(
         json=submit_run_payload(config, MERGE, MANIFEST_URI),
         polling_period_seconds=config.databricks_poll_seconds,
         deferrable=True,
+        execution_timeout=timedelta(seconds=config.step_timeout_seconds),  # the run is cancelled
     )
 
     moves = plan_moves(batch)

@@ -108,6 +108,21 @@ class AirflowApi:
         """``{task_id or task_id[map_index]: state}``."""
         return {_label(ti): ti["state"] for ti in self.task_instances(dag_id, run_id)}
 
+    def set_task_state(self, dag_id: str, run_id: str, task_id: str, state: str) -> None:
+        """Mark a task instance ``failed`` or ``success`` as a user would in the UI (kills it if running)."""
+        path = _path("dags", dag_id, "dagRuns", run_id, "taskInstances", task_id)
+        self.request("PATCH", path, json={"new_state": state})
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str) -> Any:
+        """The value a task pushed under ``key``, or None if it has pushed none."""
+        path = _path("dags", dag_id, "dagRuns", run_id, "taskInstances", task_id, "xcomEntries", key)
+        try:
+            return self.request("GET", path).json()["value"]
+        except httpx.HTTPStatusError as error:
+            if error.response.status_code == 404:
+                return None
+            raise
+
     def clear_tasks(
         self, dag_id: str, run_id: str, task_ids: Sequence[str], only_failed: bool = False
     ) -> list[dict[str, Any]]:

@@ -1,46 +1,95 @@
-"""A local stand-in for the part of the Databricks Jobs API (2.1/2.2) the Airflow provider uses.
+"""A local stand-in for the part of the Databricks Jobs API 2.2 and Clusters API the product uses.
 
 It really executes each submitted ``python_wheel_task``: the entry point of the installed wheel
 package is called in this process on one warm local SparkSession (as a Databricks cluster runs a
-wheel task in its driver), one task at a time. States, errors and run output are reported in the
-shapes Databricks uses, so the provider's operators, hooks and triggers work unchanged.
+wheel task in its driver), one task at a time. Requests are parsed with the official SDK's types
+and refused as Databricks refuses them (:mod:`local_stack.databricks_api`); states, errors and run
+output are reported in Databricks' shapes (:mod:`local_stack.databricks_runs`), so the provider's
+operators, hooks and triggers and ``databricks-sdk`` work unchanged.
+
+A cancel (``runs/cancel``, or ``timeout_seconds`` running out) really stops the run: pending tasks
+are skipped; a running task's Spark jobs are cancelled through its job group, every later Spark
+job of that group is refused, and :class:`~local_stack.databricks_runs.TaskInterrupted` is raised
+in the task's thread; the run is ``TERMINATING`` until the task's code has returned and its Spark
+jobs are gone (a task that does not stop within :data:`STOP_GRACE_SECONDS` is abandoned).
 
 Endpoints: ``jobs/runs/submit``, ``jobs/runs/get``, ``jobs/runs/get-output``, ``jobs/runs/cancel``,
-``clusters/create``, ``clusters/get``, ``clusters/delete``, ``clusters/permanent-delete``, plus
-``/local/stats`` (cluster starts and API calls, for tests and benchmarks) and ``/local/faults``
-(answer the next N calls of an endpoint with an HTTP error *after* doing the work, as a lost
-response would; or fail the next N runs of an entry point), for failure tests.
+``clusters/create``, ``clusters/get``, ``clusters/delete``, ``clusters/permanent-delete`` (and the
+Files API of :mod:`local_stack.databricks_files`); any other ``/api/`` path is 404
+``ENDPOINT_NOT_FOUND`` "No API found for '<METHOD> <path>'" (as Databricks answers, e.g. in public
+client tests). A request without a bearer token is 401 ``UNAUTHENTICATED`` ("Credential was not
+sent or was of an unsupported type for this API."); a wrong token is 403 ``{"error_code": 403,
+"message": "Invalid access token."}``, as a workspace answers it (databricks/databricks-sdk-go
+issues 873 and 917). Neither is retried by the provider's hook or the SDK (which raises
+``Unauthenticated`` for the 401 and ``PermissionDenied`` for the 403). For tests and benchmarks:
+
+- ``GET /local/stats``: ``{"cluster_starts": n, "api_calls": {endpoint: n}, "runs": n,
+  "clusters_running": n, "runs_cancelled": n, "runs_timed_out": n, "spark_jobs_active": n}``
+  (``runs_cancelled``: runs stopped by ``runs/cancel``; ``runs_timed_out``: by their run-level
+  ``timeout_seconds``; ``spark_jobs_active``: Spark jobs of the runner's task runs still running).
+- ``POST /local/faults`` with any of ``{"http": {endpoint: n}}`` (answer the next ``n`` calls of an
+  endpoint such as ``runs/submit`` with a 503 *after* doing the work, as a lost response would),
+  ``{"tasks": {entry_point: n}}`` (fail the next ``n`` runs of an entry point) and ``{"delays":
+  {entry_point: seconds}}`` (the next run of that entry point first runs a Spark job sleeping that
+  long, in the task's job group; one run per entry, a new value replaces the old, ``0`` clears it).
+  ``http`` and ``tasks`` counts add up. The answer is the faults still pending, in the same shape.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import logging
 import sys
 import threading
 import time
-import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import uvicorn
+from databricks.sdk.service import compute, jobs
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from local_stack.databricks_api import (
+    ApiError,
+    CreateCluster,
+    SubmitRun,
+    cluster_does_not_exist,
+    execution_order,
+    invalid,
+    parse_cluster_id,
+    parse_create_cluster,
+    parse_json_body,
+    parse_run_id,
+    parse_submit_run,
+    run_does_not_exist,
+)
+from local_stack.databricks_files import files_router
+from local_stack.databricks_runs import (
+    STOP_MESSAGES,
+    UPSTREAM_FAILED_MESSAGE,
+    Code,
+    Life,
+    Result,
+    Run,
+    TaskRun,
+    TaskThread,
+    now_ms,
+)
 
 log = logging.getLogger("local_databricks")
 
-TERMINAL = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
-
-
-class InvalidRequestError(ValueError):
-    """The request is one Databricks would refuse with ``INVALID_PARAMETER_VALUE``."""
+STOP_GRACE_SECONDS = 60.0  # a stopped task still running after this long is abandoned
+JOBS_GONE_SECONDS = 10.0  # how long a stopped task's cancelled Spark jobs may take to end
 
 
 class InjectedFailureError(RuntimeError):
@@ -50,94 +99,16 @@ class InjectedFailureError(RuntimeError):
 @dataclass
 class Cluster:
     cluster_id: str
-    spec: dict[str, Any]
+    request: CreateCluster
     state: str = "RUNNING"  # the local "cluster" is the warm SparkSession: it starts at once
     deleted: bool = False
 
     def describe(self) -> dict[str, Any]:
-        return {
+        """``clusters/get``: the spec as created, with the id and state (``compute.ClusterDetails``)."""
+        return self.request.spec.as_dict() | {
             "cluster_id": self.cluster_id,
-            "cluster_name": self.spec.get("cluster_name", ""),
-            "spark_version": self.spec.get("spark_version", ""),
             "state": self.state,
-            "custom_tags": self.spec.get("custom_tags", {}),
-        }
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-@dataclass
-class TaskRun:
-    run_id: int
-    task_key: str
-    spec: dict[str, Any]
-    life_cycle_state: str = "PENDING"
-    result_state: str | None = None
-    state_message: str = ""
-    error: str | None = None
-    error_trace: str | None = None
-    start_time: int = 0
-    end_time: int = 0
-
-    def state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {
-            "life_cycle_state": self.life_cycle_state,
-            "state_message": self.state_message,
-            "user_cancelled_or_timedout": False,
-        }
-        if self.result_state:
-            state["result_state"] = self.result_state
-        return state
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "task_key": self.task_key,
-            "state": self.state(),
-            "attempt_number": 0,
-            "start_time": self.start_time,
-            "end_time": self.end_time,
-            "python_wheel_task": self.spec.get("python_wheel_task"),
-        }
-
-
-@dataclass
-class Run:
-    run_id: int
-    run_name: str
-    tasks: list[TaskRun]
-    start_time: int = field(default_factory=_now_ms)
-    end_time: int = 0
-    cancel_requested: bool = False
-
-    def state(self) -> dict[str, Any]:
-        states = [task.life_cycle_state for task in self.tasks]
-        if any(state in ("PENDING", "RUNNING") for state in states):
-            life = "RUNNING" if "RUNNING" in states or "TERMINATED" in states else "PENDING"
-            return {"life_cycle_state": life, "state_message": "", "user_cancelled_or_timedout": False}
-        failed = [task for task in self.tasks if task.result_state not in ("SUCCESS", None)]
-        if not failed:
-            return {
-                "life_cycle_state": "TERMINATED",
-                "result_state": "SUCCESS",
-                "state_message": "",
-                "user_cancelled_or_timedout": False,
-            }
-        first = failed[0]
-        result = "CANCELED" if first.result_state == "CANCELED" else "FAILED"
-        message = (
-            f"Task {first.task_key} failed with message: {first.error}. "
-            "This caused all downstream tasks to get skipped."
-            if result == "FAILED"
-            else "Run cancelled."
-        )
-        return {
-            "life_cycle_state": "TERMINATED",
-            "result_state": result,
-            "state_message": message,
-            "user_cancelled_or_timedout": result == "CANCELED",
+            "state_message": "",
         }
 
 
@@ -150,103 +121,94 @@ class LocalDatabricks:
         self._base_url = base_url
         self._ids = itertools.count(1)
         self._runs: dict[int, Run] = {}
-        self._task_runs: dict[int, TaskRun] = {}
+        self._task_runs: dict[int, tuple[Run, TaskRun]] = {}
         self._tokens: dict[str, int] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-cluster")
         self.cluster_starts = 0
+        self.runs_cancelled = 0
+        self.runs_timed_out = 0
         self.api_calls: Counter[str] = Counter()
         self._clusters: dict[str, Cluster] = {}
         self._cluster_tokens: dict[str, str] = {}
         self.http_faults: Counter[str] = Counter()  # endpoint -> responses still to replace by a 503
         self.task_faults: Counter[str] = Counter()  # entry point -> runs still to fail
+        self.delay_faults: dict[str, float] = {}  # entry point -> seconds of the next run's slow Spark job
 
-    # --- API operations -------------------------------------------------------------------
-    def submit(self, payload: dict[str, Any]) -> dict[str, Any]:
-        tasks = payload.get("tasks") or []
-        if not tasks:
-            raise InvalidRequestError("A run must have at least one task in 'tasks'.")
-        for spec in tasks:
-            if "python_wheel_task" not in spec:
-                raise InvalidRequestError(
-                    f"Task {spec.get('task_key')!r}: only python_wheel_task is supported by the local runner."
-                )
-            wheel = spec["python_wheel_task"]
-            if wheel.get("parameters") and wheel.get("named_parameters"):
-                raise InvalidRequestError(  # Jobs API 2.2, PythonWheelTask: one or the other
-                    f"Task {spec.get('task_key')!r}: python_wheel_task takes parameters or "
-                    "named_parameters, not both."
-                )
-        token = payload.get("idempotency_token")
+    # --- Jobs API ---------------------------------------------------------------------------
+    def submit(self, request: SubmitRun) -> dict[str, int]:
+        """``runs/submit``: a repeated ``idempotency_token`` returns the run it already created."""
+        token = request.idempotency_token
         with self._lock:
             if token and token in self._tokens:
                 return {"run_id": self._tokens[token]}
-            for spec in tasks:
-                if "existing_cluster_id" in spec:
-                    self._ensure_cluster_running(str(spec["existing_cluster_id"]))
-            run = Run(
-                run_id=next(self._ids),
-                run_name=payload.get("run_name", "untitled"),
-                tasks=[TaskRun(next(self._ids), spec.get("task_key", "task"), spec) for spec in tasks],
-            )
+            for spec in request.tasks:
+                if spec.existing_cluster_id is not None:
+                    self._restart_if_terminated(spec.existing_cluster_id)
+            tasks = [TaskRun(next(self._ids), spec) for spec in execution_order(request.tasks)]
+            run = Run(next(self._ids), request.run_name or "Untitled", tasks, request.timeout_seconds or 0)
             self._runs[run.run_id] = run
-            for task in run.tasks:
-                self._task_runs[task.run_id] = task
+            for task in tasks:
+                self._task_runs[task.run_id] = (run, task)
             if token:
                 self._tokens[token] = run.run_id
-            self.cluster_starts += self._clusters_needed(payload)
+            self.cluster_starts += sum(1 for spec in request.tasks if spec.new_cluster is not None)
         self._executor.submit(self._execute, run)
         return {"run_id": run.run_id}
 
     def get(self, run_id: int) -> dict[str, Any]:
-        run = self._runs.get(run_id)
-        if run is None:
-            task = self._task_runs.get(run_id)
-            if task is None:
-                raise KeyError(run_id)
-            return task.describe() | {"run_page_url": self._page(run_id)}
-        return {
-            "job_id": 0,
-            "run_id": run.run_id,
-            "run_name": run.run_name,
-            "run_type": "SUBMIT_RUN",
-            "state": run.state(),
-            "tasks": [task.describe() for task in run.tasks],
-            "start_time": run.start_time,
-            "end_time": run.end_time,
-            "run_page_url": self._page(run.run_id),
-        }
+        """``runs/get`` of a run, or of one of its task runs (raises :class:`ApiError` if unknown)."""
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None:
+                return self._task_run(run_id)[1].describe(self._page(run_id))
+            return {
+                "job_id": 0,
+                "run_id": run.run_id,
+                "run_name": run.run_name,
+                "run_type": "SUBMIT_RUN",
+                "state": run.state(),
+                "status": run.status(),
+                "tasks": [task.describe(self._page(task.run_id)) for task in run.tasks],
+                "start_time": run.start_time,
+                "end_time": run.end_time,
+                "run_page_url": self._page(run.run_id),
+            }
 
     def get_output(self, run_id: int) -> dict[str, Any]:
-        task = self._task_runs.get(run_id)
-        if task is None:
+        """``runs/get-output`` of a task run: its metadata, and ``error`` / ``error_trace`` if it failed."""
+        with self._lock:
             if run_id in self._runs:
-                raise InvalidRequestError(
+                raise invalid(
                     "Retrieving the output of runs with multiple tasks is not supported. "
                     "Please retrieve the output of each individual task run instead."
                 )
-            raise KeyError(run_id)
-        output: dict[str, Any] = {"metadata": task.describe()}
-        if task.error is not None:
-            output["error"] = task.error
-            output["error_trace"] = task.error_trace
-        return output
+            task = self._task_run(run_id)[1]
+            output: dict[str, Any] = {"metadata": task.describe(self._page(run_id))}
+            if task.error is not None:
+                output["error"] = task.error
+                output["error_trace"] = task.error_trace
+            return output
 
     def cancel(self, run_id: int) -> None:
-        run = self._runs.get(run_id)
-        if run is None:
-            raise KeyError(run_id)
-        run.cancel_requested = True
+        """``runs/cancel`` of a run (or of a task run's run); a finished run is left as it is."""
+        run = self._runs.get(run_id) or self._task_run(run_id)[0]
+        self._stop(run, Result.CANCELED)
 
-    def create_cluster(self, spec: dict[str, Any]) -> dict[str, Any]:
+    def _task_run(self, run_id: int) -> tuple[Run, TaskRun]:
+        found = self._task_runs.get(run_id)
+        if found is None:
+            raise run_does_not_exist(run_id)
+        return found
+
+    # --- Clusters API -----------------------------------------------------------------------
+    def create_cluster(self, request: CreateCluster) -> dict[str, str]:
         """``clusters/create``; a token whose cluster is not terminated returns that cluster."""
-        if not spec.get("spark_version"):
-            raise InvalidRequestError("Missing required field: spark_version")
-        token = spec.get("idempotency_token")
+        token = request.idempotency_token
         with self._lock:
             if token and token in self._cluster_tokens:
                 return {"cluster_id": self._cluster_tokens[token]}
-            cluster = Cluster(f"local-{next(self._ids):04d}", spec)
+            cluster = Cluster(f"local-{next(self._ids):04d}", request)
             self._clusters[cluster.cluster_id] = cluster
             if token:
                 self._cluster_tokens[token] = cluster.cluster_id
@@ -254,6 +216,7 @@ class LocalDatabricks:
         return {"cluster_id": cluster.cluster_id}
 
     def get_cluster(self, cluster_id: str) -> dict[str, Any]:
+        """``clusters/get`` (raises :class:`ApiError` for an unknown or permanently deleted cluster)."""
         return self._cluster(cluster_id).describe()
 
     def delete_cluster(self, cluster_id: str, permanently: bool) -> None:
@@ -268,23 +231,50 @@ class LocalDatabricks:
     def _cluster(self, cluster_id: str) -> Cluster:
         cluster = self._clusters.get(cluster_id)
         if cluster is None or cluster.deleted:
-            raise InvalidRequestError(f"Cluster {cluster_id} does not exist")
+            raise cluster_does_not_exist(cluster_id)
         return cluster
 
-    def _ensure_cluster_running(self, cluster_id: str) -> None:
+    def _restart_if_terminated(self, cluster_id: str) -> None:
         """A run on a terminated all-purpose cluster starts it again, as Databricks does."""
-        cluster = self._cluster(cluster_id)
-        if cluster.state == "TERMINATED":
+        cluster = self._clusters.get(cluster_id)
+        if cluster is not None and not cluster.deleted and cluster.state == "TERMINATED":
             cluster.state = "RUNNING"
             self.cluster_starts += 1
 
+    # --- for tests and benchmarks -----------------------------------------------------------
     def stats(self) -> dict[str, Any]:
+        """``/local/stats`` (see the module docstring)."""
         return {
             "cluster_starts": self.cluster_starts,
             "api_calls": dict(self.api_calls),
             "runs": len(self._runs),
             "clusters_running": sum(1 for c in self._clusters.values() if c.state == "RUNNING"),
+            "runs_cancelled": self.runs_cancelled,
+            "runs_timed_out": self.runs_timed_out,
+            "spark_jobs_active": self._spark_jobs_active(),
         }
+
+    def set_faults(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``/local/faults`` (see the module docstring); returns the faults still pending."""
+        sections = {name: body.get(name, {}) for name in ("http", "tasks", "delays")}
+        if set(body) - set(sections) or not all(
+            isinstance(section, dict) and all(isinstance(v, int | float) for v in section.values())
+            for section in sections.values()
+        ):
+            raise invalid('faults: {"http"|"tasks"|"delays": {name: number}}')
+        with self._lock:
+            self.http_faults.update(sections["http"])
+            self.task_faults.update(sections["tasks"])
+            for entry_point, seconds in sections["delays"].items():
+                if seconds > 0:
+                    self.delay_faults[entry_point] = float(seconds)
+                else:
+                    self.delay_faults.pop(entry_point, None)
+            return {
+                "http": +self.http_faults,
+                "tasks": +self.task_faults,
+                "delays": dict(self.delay_faults),
+            }
 
     def runs_of(self, entry_point: str) -> list[dict[str, Any]]:
         """Every run of one entry point, oldest first, with its final state (for tests)."""
@@ -292,21 +282,26 @@ class LocalDatabricks:
             {
                 "run_id": run.run_id,
                 "state": run.state(),
-                "cluster": run.tasks[0].spec.get("existing_cluster_id"),
-                "python_wheel_task": run.tasks[0].spec["python_wheel_task"],
+                "cluster": first.existing_cluster_id,
+                "python_wheel_task": first.python_wheel_task.as_dict(),
             }
-            for run in self._runs.values()
-            if run.tasks and run.tasks[0].spec["python_wheel_task"]["entry_point"] == entry_point
+            for run in list(self._runs.values())
+            for first in [run.tasks[0].spec]
+            if first.python_wheel_task is not None and first.python_wheel_task.entry_point == entry_point
         ]
 
-    # --- execution -----------------------------------------------------------------------
-    @staticmethod
-    def _clusters_needed(payload: dict[str, Any]) -> int:
-        """New clusters a submission starts: one per ``new_cluster`` task, one per shared job cluster."""
-        shared = {spec["job_cluster_key"] for spec in payload.get("job_clusters", [])}
-        own = sum(1 for spec in payload.get("tasks", []) if "new_cluster" in spec)
-        return own + len(shared)
+    def _spark_jobs_active(self) -> int:
+        if self._spark is None:
+            return 0
+        tracker = self._spark.sparkContext.statusTracker()
+        active = set(tracker.getActiveJobsIds())
+        if not active:
+            return 0
+        with self._lock:
+            groups = [task.job_group for run in self._runs.values() for task in run.tasks if task.start_time]
+        return sum(1 for group in groups for job in tracker.getJobIdsForGroup(group) if job in active)
 
+    # --- execution ------------------------------------------------------------------------
     def _page(self, run_id: int) -> str:
         return f"{self._base_url}/#job/0/run/{run_id}"
 
@@ -316,46 +311,159 @@ class LocalDatabricks:
         return self._spark
 
     def _execute(self, run: Run) -> None:
-        blocked = False
-        for task in run.tasks:
-            if blocked or run.cancel_requested:
-                task.life_cycle_state = "SKIPPED"
-                task.result_state = "CANCELED" if run.cancel_requested else "UPSTREAM_FAILED"
-                continue
-            task.life_cycle_state, task.start_time = "RUNNING", _now_ms()
-            try:
-                self._session()
-                entry_point = task.spec["python_wheel_task"]["entry_point"]
-                with self._lock:
-                    injected = self.task_faults[entry_point] > 0
-                    if injected:
-                        self.task_faults[entry_point] -= 1
-                if injected:
-                    raise InjectedFailureError(f"failure of {entry_point} injected through /local/faults")
-                run_wheel_task(task.spec["python_wheel_task"])
-                task.result_state = "SUCCESS"
-            except BaseException as err:  # a task failure is data to report, not a crash
-                task.result_state = "FAILED"
-                task.error = f"{type(err).__name__}: {err}"
-                task.error_trace = traceback.format_exc()
-                task.state_message = "Workload failed, see run output for details"
+        timer = _timer(run.timeout_seconds, partial(self._stop, run, Result.TIMEDOUT))
+        try:
+            for task in run.tasks:
+                self._run_task(run, task)
+        finally:
+            timer.cancel()
+            with self._lock:
+                run.end_time = run.end_time or now_ms()  # a run cancelled before it started has one
+
+    def _run_task(self, run: Run, task: TaskRun) -> None:
+        with self._lock:
+            if task.done:  # skipped by a cancel
+                return
+            if not self._may_start(run, task):
+                return
+            thread = TaskThread(partial(self._task_body, task), f"local-databricks-task-{task.run_id}")
+            task.begin(thread)
+        thread.start()
+        timer = _timer(task.spec.timeout_seconds or 0, partial(self._stop_task, task))
+        try:
+            while thread.is_alive():
+                thread.join(0.2)
+                if task.stop_deadline is not None and time.monotonic() > task.stop_deadline:
+                    log.warning("task run %s did not stop: abandoned", task.run_id)
+                    break
+        finally:
+            timer.cancel()
+        if task.stop_reason is not None:
+            self._await_jobs_gone(task)
+        with self._lock:
+            if task.stop_reason is not None:
+                task.finish(task.stop_reason, STOP_MESSAGES[task.stop_reason])
+            elif thread.error is not None:
+                task.error = f"{type(thread.error).__name__}: {thread.error}"
+                task.error_trace = thread.error_trace
+                task.finish(Result.FAILED, "Workload failed, see run output for details")
                 log.error("task %s of run %s failed: %s", task.task_key, run.run_id, task.error)
-                blocked = True
-            finally:
-                task.life_cycle_state, task.end_time = "TERMINATED", _now_ms()
-        run.end_time = _now_ms()
+            else:
+                task.finish(Result.SUCCESS)
+
+    def _may_start(self, run: Run, task: TaskRun) -> bool:
+        """Skip a task whose upstream did not succeed; fail one whose cluster is gone (as Databricks)."""
+        upstream = [run.task(dep.task_key).result for dep in task.spec.depends_on or []]
+        if any(result in (Result.CANCELED, Result.UPSTREAM_CANCELED) for result in upstream):
+            task.skip(Result.UPSTREAM_CANCELED, "An upstream task was cancelled.")
+            return False
+        if any(result is not Result.SUCCESS for result in upstream):
+            task.skip(Result.UPSTREAM_FAILED, UPSTREAM_FAILED_MESSAGE)
+            return False
+        cluster_id = task.spec.existing_cluster_id
+        cluster = self._clusters.get(cluster_id) if cluster_id is not None else None
+        if cluster_id is not None and (cluster is None or cluster.deleted):
+            task.code = Code.RESOURCE_NOT_FOUND
+            task.error = (
+                f"Run executed on existing cluster ID {cluster_id} failed since the cluster does not exist."
+            )
+            task.finish(Result.FAILED, task.error, Life.INTERNAL_ERROR)
+            return False
+        return True
+
+    def _task_body(self, task: TaskRun) -> None:
+        """A task's code, in its own thread: its Spark jobs go to the task run's job group."""
+        spark = self._session()
+        spark.sparkContext.setJobGroup(task.job_group, f"{task.task_key} (run {task.run_id})", True)
+        wheel = task.spec.python_wheel_task
+        assert wheel is not None  # the only task type parse_submit_run lets through
+        with self._lock:
+            delay = self.delay_faults.pop(wheel.entry_point, 0.0)
+            injected = self.task_faults[wheel.entry_point] > 0
+            if injected:
+                self.task_faults[wheel.entry_point] -= 1
+        if delay:  # a Spark job a cancel has to kill (time.sleep is pickled by reference)
+            spark.sparkContext.parallelize([delay], 1).foreach(time.sleep)
+        if injected:
+            raise InjectedFailureError(f"failure of {wheel.entry_point} injected through /local/faults")
+        run_wheel_task(wheel)
+
+    def _stop(self, run: Run, reason: Result) -> None:
+        """Cancel (``runs/cancel``) or time out a run: skip its pending tasks, stop its running one."""
+        with self._lock:
+            if run.done or run.stop_reason is not None:
+                return
+            run.stop_reason = reason
+            if reason is Result.CANCELED:
+                self.runs_cancelled += 1
+            else:
+                self.runs_timed_out += 1
+            running = [task for task in run.tasks if task.life is Life.RUNNING]
+            for task in run.tasks:
+                if task.life is Life.PENDING:
+                    task.skip(reason, STOP_MESSAGES[reason])
+            for task in running:
+                task.stopping(reason, STOP_GRACE_SECONDS)
+            if run.done:
+                run.end_time = now_ms()
+        for task in running:
+            self._interrupt(task)
+
+    def _stop_task(self, task: TaskRun) -> None:
+        """A task's own ``timeout_seconds`` ran out."""
+        with self._lock:
+            if task.life is not Life.RUNNING:
+                return
+            task.stopping(Result.TIMEDOUT, STOP_GRACE_SECONDS)
+        self._interrupt(task)
+
+    def _interrupt(self, task: TaskRun) -> None:
+        """Cancel the task's Spark jobs (and refuse its later ones), then raise in its thread."""
+        reason = STOP_MESSAGES[task.stop_reason or Result.CANCELED]
+        if self._spark is not None:
+            try:
+                self._spark.sparkContext._jsc.sc().cancelJobGroupAndFutureJobs(task.job_group, reason)
+            except Exception:  # a stopped SparkContext has nothing left to cancel
+                log.exception("cancelling the Spark jobs of task run %s failed", task.run_id)
+        if task.thread is not None:
+            task.thread.interrupt()
+
+    def _await_jobs_gone(self, task: TaskRun) -> None:
+        """Spark reports a cancelled job's end asynchronously: wait until the task's jobs are gone."""
+        if self._spark is None:
+            return
+        tracker = self._spark.sparkContext.statusTracker()
+        deadline = time.monotonic() + JOBS_GONE_SECONDS
+        while time.monotonic() < deadline:
+            active = set(tracker.getActiveJobsIds())
+            if not active.intersection(tracker.getJobIdsForGroup(task.job_group)):
+                return
+            time.sleep(0.1)
+        log.warning("Spark jobs of task run %s still active after its cancel", task.run_id)
 
     def shutdown(self) -> None:
+        """Cancel what is still going, then wait for the runs to end."""
+        for run in list(self._runs.values()):
+            self._stop(run, Result.CANCELED)
         self._executor.shutdown(wait=True)
+
+
+def _timer(seconds: int, action: Callable[[], None]) -> threading.Timer:
+    """A started daemon timer calling ``action`` after ``seconds`` (never, for 0)."""
+    timer = threading.Timer(seconds, action)
+    timer.daemon = True
+    if seconds > 0:
+        timer.start()
+    return timer
 
 
 _argv_lock = threading.Lock()
 
 
-def run_wheel_task(spec: dict[str, Any]) -> None:
+def run_wheel_task(wheel: jobs.PythonWheelTask) -> None:
     """Call a wheel's entry point the way Databricks does: ``sys.argv`` = package name + parameters,
     or + ``--<key>=<value>`` for each named parameter."""
-    package, entry_name = spec["package_name"], spec["entry_point"]
+    package, entry_name = wheel.package_name, wheel.entry_point
     try:
         distribution = metadata.distribution(package)
     except metadata.PackageNotFoundError as err:
@@ -366,8 +474,8 @@ def run_wheel_task(spec: dict[str, Any]) -> None:
     function = matches[0].load()
     with _argv_lock:
         saved = sys.argv
-        named = [f"--{key}={value}" for key, value in (spec.get("named_parameters") or {}).items()]
-        sys.argv = [package, *spec.get("parameters", []), *named]
+        named = [f"--{key}={value}" for key, value in (wheel.named_parameters or {}).items()]
+        sys.argv = [package, *(wheel.parameters or []), *named]
         try:
             function()
         except SystemExit as exit_:
@@ -377,21 +485,47 @@ def run_wheel_task(spec: dict[str, Any]) -> None:
             sys.argv = saved
 
 
+# --- HTTP ----------------------------------------------------------------------------------------
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    return parse_json_body(await request.body())
+
+
 async def _params(request: Request) -> dict[str, Any]:
-    """Databricks GET parameters come as a query string (sync hook) or a JSON body (async hook)."""
-    params: dict[str, Any] = dict(request.query_params)
-    body = await request.body()
-    if body:
-        params.update(json.loads(body))
-    return params
+    """Databricks GET parameters come as a query string (sync hook, SDK) or a JSON body (async hook)."""
+    return dict(request.query_params) | await _body(request)
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
+def _error(status: int, code: str | int, message: str) -> JSONResponse:
     return JSONResponse({"error_code": code, "message": message}, status_code=status)
+
+
+def _unauthenticated(authorization: str) -> JSONResponse:
+    """401 without a token, 403 (with a numeric ``error_code``) for a wrong one, as Databricks answers."""
+    if not authorization.startswith("Bearer "):
+        message = "Credential was not sent or was of an unsupported type for this API."
+        return _error(401, "UNAUTHENTICATED", message)
+    return _error(403, 403, "Invalid access token.")
 
 
 def create_app(service: LocalDatabricks, token: str | None = None) -> FastAPI:
     app = FastAPI(title="local databricks jobs api")
+
+    @app.exception_handler(ApiError)
+    async def refused(_: Request, err: ApiError) -> JSONResponse:
+        return JSONResponse(err.body(), status_code=err.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def no_such_endpoint(request: Request, err: StarletteHTTPException) -> Response:
+        """No route: 404 ``ENDPOINT_NOT_FOUND`` "No API found for '<METHOD> <path>'", as Databricks
+        answers (also for a wrong method on a Jobs or Clusters endpoint)."""
+        path = request.url.path
+        ours = path.split("/", 3)[-1].startswith(("jobs/", "clusters/"))
+        if path.startswith("/api/") and (err.status_code == 404 or (err.status_code == 405 and ours)):
+            api_path = "/" + path.split("/", 3)[-1]
+            return _error(404, "ENDPOINT_NOT_FOUND", f"No API found for '{request.method} {api_path}'")
+        return await http_exception_handler(request, err)
 
     @app.middleware("http")
     async def count_and_authenticate(request: Request, call_next: Any) -> Any:
@@ -400,8 +534,9 @@ def create_app(service: LocalDatabricks, token: str | None = None) -> FastAPI:
             return await call_next(request)
         endpoint = path.split("/", 3)[-1].removeprefix("jobs/")  # e.g. runs/submit, clusters/create
         service.api_calls[endpoint] += 1
-        if token and request.headers.get("authorization") != f"Bearer {token}":
-            return _error(401, "UNAUTHENTICATED", "Invalid access token.")
+        authorization = request.headers.get("authorization", "")
+        if token and authorization != f"Bearer {token}":
+            return _unauthenticated(authorization)
         response = await call_next(request)
         if service.http_faults[endpoint] > 0:  # the work is done, the answer is lost
             service.http_faults[endpoint] -= 1
@@ -410,74 +545,52 @@ def create_app(service: LocalDatabricks, token: str | None = None) -> FastAPI:
 
     @app.post("/api/{version}/clusters/create")
     async def create_cluster(request: Request) -> JSONResponse:
-        try:
-            return JSONResponse(service.create_cluster(await request.json()))
-        except InvalidRequestError as err:
-            return _error(400, "INVALID_PARAMETER_VALUE", str(err))
+        return JSONResponse(service.create_cluster(parse_create_cluster(await _body(request))))
 
     @app.get("/api/{version}/clusters/get")
     async def get_cluster(request: Request) -> JSONResponse:
-        try:
-            return JSONResponse(service.get_cluster(str((await _params(request))["cluster_id"])))
-        except InvalidRequestError as err:
-            return _error(400, "INVALID_PARAMETER_VALUE", str(err))
+        cluster_id = parse_cluster_id(await _params(request), compute.ClustersAPI.get)
+        return JSONResponse(service.get_cluster(cluster_id))
 
-    @app.post("/api/{version}/clusters/{action}")
-    async def delete_cluster(action: str, request: Request) -> JSONResponse:
-        if action not in ("delete", "permanent-delete"):
-            return _error(404, "ENDPOINT_NOT_FOUND", f"clusters/{action} is not served by the local runner")
-        try:
-            service.delete_cluster(str((await request.json())["cluster_id"]), action == "permanent-delete")
-        except InvalidRequestError as err:
-            return _error(400, "INVALID_PARAMETER_VALUE", str(err))
+    @app.post("/api/{version}/clusters/delete")
+    async def delete_cluster(request: Request) -> JSONResponse:
+        cluster_id = parse_cluster_id(await _body(request), compute.ClustersAPI.delete)
+        service.delete_cluster(cluster_id, permanently=False)
+        return JSONResponse({})
+
+    @app.post("/api/{version}/clusters/permanent-delete")
+    async def permanent_delete_cluster(request: Request) -> JSONResponse:
+        cluster_id = parse_cluster_id(await _body(request), compute.ClustersAPI.permanent_delete)
+        service.delete_cluster(cluster_id, permanently=True)
         return JSONResponse({})
 
     @app.post("/local/faults")
     async def faults(request: Request) -> JSONResponse:
-        """``{"http": {"runs/submit": 1}}`` and/or ``{"tasks": {"merge": 1}}``."""
-        body = await request.json()
-        service.http_faults.update(body.get("http", {}))
-        service.task_faults.update(body.get("tasks", {}))
-        return JSONResponse({"http": dict(service.http_faults), "tasks": dict(service.task_faults)})
+        return JSONResponse(service.set_faults(await _body(request)))
 
     @app.post("/api/{version}/jobs/runs/submit")
     async def submit(request: Request) -> JSONResponse:
-        try:
-            return JSONResponse(service.submit(await request.json()))
-        except InvalidRequestError as err:
-            return _error(400, "INVALID_PARAMETER_VALUE", str(err))
+        return JSONResponse(service.submit(parse_submit_run(await _body(request))))
 
     @app.get("/api/{version}/jobs/runs/get")
     async def get(request: Request) -> JSONResponse:
-        run_id = int((await _params(request))["run_id"])
-        try:
-            return JSONResponse(service.get(run_id))
-        except KeyError:
-            return _error(400, "INVALID_PARAMETER_VALUE", f"Run {run_id} does not exist.")
+        return JSONResponse(service.get(parse_run_id(await _params(request), jobs.JobsAPI.get_run)))
 
     @app.get("/api/{version}/jobs/runs/get-output")
     async def get_output(request: Request) -> JSONResponse:
-        run_id = int((await _params(request))["run_id"])
-        try:
-            return JSONResponse(service.get_output(run_id))
-        except KeyError:
-            return _error(400, "INVALID_PARAMETER_VALUE", f"Run {run_id} does not exist.")
-        except InvalidRequestError as err:
-            return _error(400, "INVALID_PARAMETER_VALUE", str(err))
+        run_id = parse_run_id(await _params(request), jobs.JobsAPI.get_run_output)
+        return JSONResponse(service.get_output(run_id))
 
     @app.post("/api/{version}/jobs/runs/cancel")
     async def cancel(request: Request) -> JSONResponse:
-        run_id = int((await request.json())["run_id"])
-        try:
-            service.cancel(run_id)
-        except KeyError:
-            return _error(400, "INVALID_PARAMETER_VALUE", f"Run {run_id} does not exist.")
+        service.cancel(parse_run_id(await _body(request), jobs.JobsAPI.cancel_run))
         return JSONResponse({})
 
     @app.get("/local/stats")
     async def stats() -> JSONResponse:
         return JSONResponse(service.stats())
 
+    app.include_router(files_router())
     return app
 
 

@@ -117,3 +117,20 @@ def put_batch(bucket: Any) -> Any:
         return upload_batch(bucket, batch_id, files, created_at or datetime.now(UTC), **options)
 
     return put
+
+
+@pytest.fixture(scope="session")
+def databricks_files() -> Iterator[RunnerServer]:
+    """A local runner with no SparkSession behind it, for Files API tests (its tasks would fail).
+
+    The same app as :func:`databricks` (bearer token, the Files API mounted in ``create_app``),
+    without starting a JVM for tests that only move files.
+    """
+
+    def no_spark() -> Any:
+        raise RuntimeError("this runner serves the Files API only")
+
+    port = free_port()
+    server = RunnerServer(LocalDatabricks(no_spark, f"http://127.0.0.1:{port}"), port, LOCAL_TOKEN)
+    yield server.start()
+    server.stop()

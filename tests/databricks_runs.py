@@ -9,15 +9,32 @@ from airflow.providers.databricks.hooks.databricks import DatabricksHook, RunSta
 
 from order_tracking.databricks_jobs import WHEEL_PACKAGE
 
+# A small DBR 17.3 LTS job cluster: what a task needs when it names no existing cluster.
+NEW_CLUSTER: dict[str, Any] = {
+    "spark_version": "17.3.x-scala2.13",
+    "node_type_id": "n2-highmem-4",
+    "num_workers": 1,
+}
+
 
 def wheel_run(
-    entry_point: str, *parameters: str, new_cluster: dict[str, Any] | None = None, **payload_fields: Any
+    entry_point: str,
+    *parameters: str,
+    new_cluster: dict[str, Any] | None = None,
+    existing_cluster_id: str | None = None,
+    **payload_fields: Any,
 ) -> dict[str, Any]:
-    """A one-task ``runs/submit`` payload running one of our wheel's entry points."""
-    wheel = {"package_name": WHEEL_PACKAGE, "entry_point": entry_point, "parameters": list(parameters)}
+    """A one-task ``runs/submit`` payload running one of our wheel's entry points with positional
+    ``parameters``, on ``existing_cluster_id`` or else on a new cluster (:data:`NEW_CLUSTER` by default):
+    the Jobs API wants one compute per task."""
+    wheel: dict[str, Any] = {"package_name": WHEEL_PACKAGE, "entry_point": entry_point}
+    if parameters:
+        wheel["parameters"] = list(parameters)
     task: dict[str, Any] = {"task_key": entry_point, "python_wheel_task": wheel}
-    if new_cluster is not None:
-        task["new_cluster"] = new_cluster
+    if existing_cluster_id is not None:
+        task["existing_cluster_id"] = existing_cluster_id
+    else:
+        task["new_cluster"] = new_cluster or NEW_CLUSTER
     return {"run_name": "test", "tasks": [task], **payload_fields}
 
 

@@ -27,6 +27,7 @@ from typing import Any
 MANIFEST_VERSION = 2  # 2: each object names its batch copy ("snapshot"); not_csv lists entries
 NOT_CSV = "not_csv"
 MANIFEST_NAME = "manifest.json"
+MAX_BATCH_ID_LENGTH = 120
 STAGE_RESULT_NAME = "stage_result.json"
 MERGE_RESULT_NAME = "merge_result.json"
 SNAPSHOTS_FOLDER = "objects/"
@@ -49,7 +50,7 @@ class StagedObject:
 
 def batch_id_for_run(run_id: str) -> str:
     """A readable, path-safe batch id that is the same for every attempt of one DAG run."""
-    return _UNSAFE.sub("_", run_id).strip("_")[:120]
+    return _UNSAFE.sub("_", run_id).strip("_")[:MAX_BATCH_ID_LENGTH]
 
 
 def _leaf(name: str, staging_prefix: str) -> str | None:

@@ -55,6 +55,7 @@ class PipelineConfig:
     sensor_poke_seconds: int = 60
     sensor_timeout_seconds: int = 50 * 60
     databricks_poll_seconds: int = 30
+    step_timeout_seconds: int = 3600  # a Spark step still running this long is cancelled and retried
     task_retries: int = 3
     retry_delay_seconds: int = 30  # the first retry's delay; later ones back off exponentially
     run_deadline_seconds: int = 2 * 3600  # a run still going this long after it was queued alerts

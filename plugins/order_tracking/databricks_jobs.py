@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
+from order_tracking.batch import MANIFEST_NAME, MAX_BATCH_ID_LENGTH, batch_dir
 from order_tracking.config import PipelineConfig
 
 WHEEL_PACKAGE = "order-tracking-spark-tasks"
@@ -11,19 +14,46 @@ STAGE_LOAD = "stage_load"
 MERGE = "merge"
 START_CLUSTER = "start_cluster"
 CLUSTER_ID = f"{{{{ ti.xcom_pull(task_ids='{START_CLUSTER}') }}}}"
+# Databricks ends a run on its own this long after the step's Airflow timeout: a backstop for a
+# run whose Airflow task is gone; Airflow cancels the run first (see databricks_submit).
+DATABRICKS_TIMEOUT_GRACE_SECONDS = 300
+MAX_TASK_PARAMETERS_BYTES = 10_000  # Jobs API: a task's parameters, as JSON, at most 10,000 bytes
+
+
+class PayloadError(ValueError):
+    """A payload the Jobs API would refuse, found before anything is sent."""
+
+
+_NOT_LABEL = re.compile(r"[^a-z0-9_-]+")
+MAX_LABEL_LENGTH = 63
 
 
 def cluster_name(batch_id: str) -> str:
+    """The run's cluster name: the Clusters API takes at most 100 characters."""
     return f"order-tracking {batch_id}"[:100]
+
+
+def gcp_label(value: str) -> str:
+    """``value`` as a Google Cloud label value: lowercase letters, digits, ``_`` and ``-``, at most
+    63 characters. Databricks on Google Cloud copies cluster tags to GKE and GCE labels, which
+    follow these rules (cloud.google.com/resource-manager/docs/creating-managing-labels)."""
+    return _NOT_LABEL.sub("-", value.lower())[:MAX_LABEL_LENGTH]
 
 
 def create_cluster_payload(
     config: PipelineConfig, dag_id: str, run_id: str, batch_id: str, token: str
 ) -> dict[str, Any]:
-    """``clusters/create`` for the run's cluster; ``token`` makes a repeated request return the same one."""
+    """``clusters/create`` for the run's cluster; ``token`` makes a repeated request return the same one.
+
+    The cluster name carries the whole batch id; the tags carry it as a label (see :func:`gcp_label`).
+    """
     spec = dict(config.cluster_spec)
     tags = dict(spec.get("custom_tags", {}))
-    tags |= {"pipeline": "order-tracking", "airflow_dag": dag_id, "airflow_batch": batch_id[:250]}
+    tags |= {
+        "pipeline": "order-tracking",
+        "airflow_dag": gcp_label(dag_id),
+        "airflow_batch": gcp_label(batch_id),
+    }
     return spec | {"cluster_name": cluster_name(batch_id), "custom_tags": tags, "idempotency_token": token}
 
 
@@ -38,7 +68,12 @@ def submit_run_payload(config: PipelineConfig, entry_point: str, manifest_uri: s
     always left with a second field beside them.
 
     ``manifest_uri`` may be a Jinja template; the cluster id is one (from ``start_cluster``): the
-    operator renders its ``json`` field.
+    operator renders its ``json`` field. ``timeout_seconds`` lets Databricks end a run whose
+    Airflow task is gone, :data:`DATABRICKS_TIMEOUT_GRACE_SECONDS` after the step's own timeout.
+
+    Raises:
+        PayloadError: the named parameters, with the longest manifest URI a batch can have,
+            exceed the Jobs API's 10,000 bytes of JSON.
     """
     named = {
         "manifest": manifest_uri,
@@ -51,8 +86,18 @@ def submit_run_payload(config: PipelineConfig, entry_point: str, manifest_uri: s
     }
     if config.tables_root:
         named["tables_root"] = config.tables_root
+    longest_manifest = config.gcs_uri(
+        batch_dir(config.batches_prefix, "x" * MAX_BATCH_ID_LENGTH) + MANIFEST_NAME
+    )
+    size = len(json.dumps(named | {"manifest": longest_manifest}).encode("utf-8"))
+    if size > MAX_TASK_PARAMETERS_BYTES:
+        raise PayloadError(
+            f"the {entry_point} step's named_parameters are {size} bytes of JSON; the Jobs API takes at "
+            f"most {MAX_TASK_PARAMETERS_BYTES}: shorten the table names, tables_root or bucket"
+        )
     return {
         "run_name": f"order_tracking_{entry_point}",
+        "timeout_seconds": config.step_timeout_seconds + DATABRICKS_TIMEOUT_GRACE_SECONDS,
         "tasks": [
             {
                 "task_key": entry_point,

@@ -5,16 +5,27 @@ repeated token with the run it already created, so a retried submission reconnec
 is still going, or reports one that already succeeded. A token whose run *failed* would pin every
 Airflow retry to that failure, so the hook then moves on to the step's next attempt token: a
 fresh run, and the only case in which a second run of the step is started.
+
+A step that outlasts its ``execution_timeout`` has its Databricks run cancelled before the task
+fails, deferred or not, so the retry starts from a run that is over. Airflow 3.3 bounds only the
+non-deferred part of a task by ``execution_timeout`` (a deferral has no timeout unless the operator
+gives one: see the ``TODO: handle timeout in case of deferral`` in ``airflow.sdk.execution_time.
+task_runner``), and on a trigger timeout it calls neither ``on_kill`` of the operator nor that of
+the trigger (``triggerer_job_runner``: "For timeout, raise immediately without calling on_kill()").
+So the operator defers with ``timeout=execution_timeout`` and cancels the run itself when it is
+resumed by that timeout. A user who marks the task failed or clears it gets the provider's own
+cancel: ``DatabricksExecutionTrigger.on_kill`` (deferred) or ``on_kill`` (running).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
 from airflow.providers.common.compat.sdk import AirflowException
 from airflow.providers.databricks.hooks.databricks import DatabricksHook
-from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
+from airflow.providers.databricks.operators.databricks import XCOM_RUN_ID_KEY, DatabricksSubmitRunOperator
+from airflow.sdk.exceptions import TaskDeferralTimeout
 
 from order_tracking.idempotency import step_token
 
@@ -66,3 +77,24 @@ class IdempotentSubmitRunOperator(DatabricksSubmitRunOperator):
         assert isinstance(hook, IdempotentDatabricksHook)
         hook.token_key = (self.dag_id, context["run_id"], self.task_id)
         return super().execute(context)
+
+    def defer(self, *, trigger: Any, method_name: str, kwargs: Any = None, timeout: Any = None) -> NoReturn:
+        """Defer, bounded by ``execution_timeout`` when the caller gives no timeout of its own."""
+        if timeout is None:
+            timeout = self.execution_timeout
+        super().defer(trigger=trigger, method_name=method_name, kwargs=kwargs, timeout=timeout)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
+        """Resume after the trigger; on a timeout, cancel the step's Databricks run, then fail.
+
+        Raises:
+            TaskDeferralTimeout: the step outlasted ``execution_timeout`` (its run is cancelled).
+        """
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except TaskDeferralTimeout:
+            run_id = context["ti"].xcom_pull(task_ids=self.task_id, key=XCOM_RUN_ID_KEY)
+            if run_id is not None:
+                log.warning("step %s timed out: cancelling Databricks run %s", self.task_id, run_id)
+                self._hook.cancel_run(int(run_id))
+            raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,12 @@ from airflow.dag_processing.dagbag import DagBag
 from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
 from airflow.providers.google.cloud.sensors.gcs import GCSObjectExistenceSensor
 
+from local_stack.databricks_api import parse_create_cluster, parse_submit_run
+from order_tracking.batch import MANIFEST_NAME, batch_dir, batch_id_for_run
+from order_tracking.config import PipelineConfig
+from order_tracking.databricks_jobs import DATABRICKS_TIMEOUT_GRACE_SECONDS, create_cluster_payload
 from order_tracking.databricks_submit import IdempotentSubmitRunOperator
+from order_tracking.idempotency import step_token
 from order_tracking.moves import MoveObjectGenerationsOperator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -188,26 +194,74 @@ def test_parse_time_is_reported() -> None:
     print(f"DagBag processing of {DAG_FILE.name} in a fresh process: {done.stdout.split('SECONDS=')[1]}")
 
 
+# Every run mode the DAG has, as (run id, trigger form): the run id names the batch, so the manifest
+# URI and the cluster's name and tags; the form is what the provider would copy into the payload.
+LONGEST_RUN_ID = "manual__" + "x" * 242  # Airflow run ids are at most 250 characters
+RUN_MODES: dict[str, tuple[str, dict[str, Any]]] = {
+    "scheduled": ("scheduled__2026-12-01T10:00:00+00:00", {}),
+    "named objects": ("manual__2026-12-01T10:05:13.201+00:00", {"objects": ["orders (1).csv", "a[1].csv"]}),
+    "replay": ("manual__2026-12-01T11:00:00+00:00", {"replay_date": "2026-11-30"}),
+    "backfill": ("backfill__2026-11-29T00:00:00+00:00", {}),
+    "dry run": ("manual__2026-12-01T12:00:00+00:00", {"objects": ["a.csv"], "dry_run": True}),
+    "longest run id": (LONGEST_RUN_ID, {"dry_run": True}),
+}
+
+
 class _XComs:
-    """The two values the steps' templates pull: the batch summary and the run's cluster id."""
+    """What the steps' templates pull: the batch summary of ``cut_batch`` and the run's cluster id."""
+
+    def __init__(self, manifest_uri: str) -> None:
+        self.manifest_uri = manifest_uri
 
     def xcom_pull(self, task_ids: str) -> Any:
-        return {"cut_batch": {"manifest_uri": "gs://b/_batches/x/manifest.json"}, "start_cluster": "c-1"}[
+        return {"cut_batch": {"manifest_uri": self.manifest_uri}, "start_cluster": "0123-456789-abcdefgh"}[
             task_ids
         ]
 
 
+@pytest.mark.parametrize("mode", RUN_MODES)
 @pytest.mark.parametrize("step", ["stage_load", "merge"])
-def test_a_steps_final_payload_has_one_parameter_field(dag: Any, step: str) -> None:
-    """The payload as the provider sends it (templates rendered, DAG params injected): named
-    parameters only, as the Jobs API 2.2 asks of a python_wheel_task."""
-    operator = dag.get_task(step)
-    operator.render_template_fields({"ti": _XComs(), "params": operator.params})
-    payload = operator._prepare_submit_json({})
-    (task,) = payload["tasks"]
-    wheel = task["python_wheel_task"]
-    assert "parameters" not in wheel
-    assert wheel["named_parameters"]["manifest"] == "gs://b/_batches/x/manifest.json"
-    assert set(wheel["named_parameters"]) >= {"manifest", "stage_table", "target_table", "schema_policy"}
-    assert task["existing_cluster_id"] == "c-1"
-    assert task["task_key"] == step
+def test_a_steps_final_payload_is_one_the_jobs_api_accepts(dag: Any, step: str, mode: str) -> None:
+    """The payload as the provider sends it (templates rendered, the form's params injected where
+    the provider injects them), parsed by the runner's Jobs API 2.2 rules (the SDK's request types,
+    one parameter field, at most 10,000 bytes of parameters, a valid task key, a 64-character
+    token). Every mode sends the same named parameters: only the manifest differs."""
+    run_id, form = RUN_MODES[mode]
+    config = PipelineConfig.from_env()
+    manifest = config.gcs_uri(batch_dir(config.batches_prefix, batch_id_for_run(run_id)) + MANIFEST_NAME)
+    operator = copy.deepcopy(dag.get_task(step))
+    operator.params = {**operator.params, **form}  # the form as the run resolved it
+    operator.render_template_fields({"ti": _XComs(manifest), "params": operator.params})
+    payload = operator._prepare_submit_json({}) | {"idempotency_token": step_token(DAG_ID, run_id, step, 19)}
+
+    request = parse_submit_run(payload)  # raises ApiError on anything Databricks refuses
+
+    (task,) = request.tasks
+    assert task.task_key == step
+    assert task.existing_cluster_id == "0123-456789-abcdefgh"
+    assert task.python_wheel_task is not None
+    assert not task.python_wheel_task.parameters
+    assert task.python_wheel_task.named_parameters == {
+        "manifest": manifest,
+        "stage_table": config.stage_table,
+        "target_table": config.target_table,
+        "rejects_table": config.rejects_table,
+        "ledger_table": config.ledger_table,
+        "audit_table": config.audit_table,
+        "schema_policy": config.schema_policy,
+    }
+    assert request.timeout_seconds == config.step_timeout_seconds + DATABRICKS_TIMEOUT_GRACE_SECONDS
+
+
+@pytest.mark.parametrize("mode", RUN_MODES)
+def test_the_run_clusters_request_is_one_the_clusters_api_accepts(mode: str) -> None:
+    """``clusters/create`` for every run mode's batch id, as ``start_cluster`` sends it."""
+    run_id, _ = RUN_MODES[mode]
+    config = PipelineConfig.from_env()
+    batch_id = batch_id_for_run(run_id)
+    payload = create_cluster_payload(config, DAG_ID, run_id, batch_id, step_token(DAG_ID, run_id, "cluster"))
+
+    request = parse_create_cluster(payload)  # raises ApiError on anything Databricks refuses
+
+    assert request.spec.spark_version == config.cluster_spec["spark_version"]
+    assert request.spec.cluster_name == f"order-tracking {batch_id}"[:100]

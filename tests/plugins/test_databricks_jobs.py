@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from order_tracking.config import PipelineConfig
 from order_tracking.databricks_jobs import (
     CLUSTER_ID,
+    DATABRICKS_TIMEOUT_GRACE_SECONDS,
+    MERGE,
     STAGE_LOAD,
     WHEEL_PACKAGE,
+    PayloadError,
     create_cluster_payload,
+    gcp_label,
     submit_run_payload,
 )
 
@@ -40,3 +50,39 @@ def test_cluster_payload_names_tags_and_tokens_the_run_cluster() -> None:
 def test_catalog_tables_when_no_tables_root() -> None:
     payload = submit_run_payload(PipelineConfig.from_env({}), STAGE_LOAD, "m")
     assert "tables_root" not in payload["tasks"][0]["python_wheel_task"]["named_parameters"]
+
+
+GCP_LABEL_VALUE = re.compile(
+    r"\A[a-z0-9_-]{0,63}\Z"
+)  # cloud.google.com/resource-manager/docs/creating-managing-labels
+
+
+@given(st.text(max_size=300))
+def test_every_tag_value_is_a_gcp_label(value: str) -> None:
+    """Databricks on Google Cloud copies cluster tags to GCE/GKE labels: any batch id must fit."""
+    assert GCP_LABEL_VALUE.match(gcp_label(value))
+
+
+def test_the_batch_tag_is_the_batch_id_as_a_label() -> None:
+    batch_id = "scheduled__2026-12-01T10_00_00.123+00_00" + "x" * 80
+    payload = create_cluster_payload(PipelineConfig(), "Order.Tracking", "r", batch_id, "tok")
+    tags = payload["custom_tags"]
+    assert tags["airflow_batch"] == "scheduled__2026-12-01t10_00_00-123-00_00xxxxxxxxxxxxxxxxxxxxxxx"
+    assert tags["airflow_dag"] == "order-tracking"
+    assert all(GCP_LABEL_VALUE.match(value) for value in tags.values())
+    assert payload["cluster_name"] == f"order-tracking {batch_id}"[:100]
+
+
+def test_databricks_ends_a_run_whose_airflow_task_is_gone_after_the_steps_timeout() -> None:
+    config = PipelineConfig(step_timeout_seconds=600)
+    payload = submit_run_payload(config, MERGE, "m")
+    assert payload["timeout_seconds"] == 600 + DATABRICKS_TIMEOUT_GRACE_SECONDS
+
+
+def test_parameters_over_the_jobs_api_limit_are_refused_before_sending() -> None:
+    """The Jobs API takes at most 10,000 bytes of task parameters; the longest batch id counts."""
+    fits = PipelineConfig(target_table="t" * 9_000)
+    assert submit_run_payload(fits, MERGE, "m")
+    too_long = PipelineConfig(target_table="t" * 9_800)
+    with pytest.raises(PayloadError, match=r"merge step's named_parameters are \d+ bytes.*at most 10000"):
+        submit_run_payload(too_long, MERGE, "m")

@@ -1,0 +1,45 @@
+"""Production deployment, one command per side (run from the repo, in its venv):
+
+- ``python -m deploy.databricks``: build the Spark jobs' wheel and upload it to the Unity Catalog
+  volume path the DAG's ``libraries: [{"whl": wheel_uri}]`` names;
+- ``python -m deploy.composer``: copy ``dags/`` and ``plugins/order_tracking/`` into the Composer
+  environment's bucket (and delete plugin modules the repo no longer has).
+
+Both take ``--dry-run``: each action is printed as one line (``upload SRC -> DEST (N bytes)``,
+``delete DEST (N bytes)``, ...) and nothing is changed. Production tooling: it never imports
+``local_stack`` or ``bench``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from order_tracking.config import PipelineConfig
+
+REPO = Path(__file__).resolve().parent.parent
+PLUGINS = REPO / "plugins"
+
+
+class DeployError(Exception):
+    """A deployment that cannot (or must not) go ahead; its message says why and what to do."""
+
+
+def pipeline_config() -> PipelineConfig:
+    """The DAG's configuration as the environment sets it (``ORDER_TRACKING_*``, else the defaults).
+
+    ``plugins/`` is put on ``sys.path`` first, as Airflow does for the plugins folder. Raises
+    :class:`ValueError` for an ``ORDER_TRACKING_*`` value that does not parse.
+    """
+    if str(PLUGINS) not in sys.path:
+        sys.path.insert(0, str(PLUGINS))
+    from order_tracking.config import PipelineConfig
+
+    return PipelineConfig.from_env()
+
+
+def size_text(size: int) -> str:
+    """``"(N bytes)"``, the size suffix of every action line."""
+    return f"({size} bytes)"

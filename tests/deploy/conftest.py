@@ -1,0 +1,51 @@
+"""Fixtures of the deploy tools' tests: the wheel built once, and a guard against any network call."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy import REPO
+from deploy.databricks import build_wheel
+
+
+@pytest.fixture(scope="session")
+def spark_tasks_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The spark_tasks wheel, built once per test run by the deploy tool's own build step."""
+    return build_wheel(REPO, tmp_path_factory.mktemp("wheel"))
+
+
+class NetworkCallError(AssertionError):
+    """A connection was attempted while the test forbids the network."""
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Make every outgoing connection of this process fail; return the addresses attempted."""
+    attempts: list[Any] = []
+
+    def refuse(self: socket.socket, address: Any) -> Any:
+        attempts.append(address)
+        raise NetworkCallError(f"network call to {address} during a dry run")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    return attempts
+
+
+class Lines:
+    """Collects what a command emits, one action per line."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+
+
+@pytest.fixture
+def emitted() -> Lines:
+    return Lines()
