@@ -124,14 +124,21 @@ class AirflowApi:
             raise
 
     def clear_tasks(
-        self, dag_id: str, run_id: str, task_ids: Sequence[str], only_failed: bool = False
+        self,
+        dag_id: str,
+        run_id: str,
+        task_ids: Sequence[str],
+        only_failed: bool = False,
+        include_downstream: bool = True,
     ) -> list[dict[str, Any]]:
-        """Clear tasks of a run so the scheduler runs them again; return the cleared task instances."""
+        """Clear tasks of a run (and, as the UI's Clear does by default, their downstream tasks) so
+        the scheduler runs them again; return the cleared task instances."""
         body = {
             "dry_run": False,
             "dag_run_id": run_id,
             "task_ids": list(task_ids),
             "only_failed": only_failed,
+            "include_downstream": include_downstream,
             "reset_dag_runs": True,
         }
         path = _path("dags", dag_id, "clearTaskInstances")
