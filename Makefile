@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint up drop tables jars venv constraints clean bench deploy-databricks deploy-composer
+.PHONY: prereqs run test lint up drop tables jars venv constraints clean bench deploy-databricks deploy-composer
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is required for Spark (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -23,8 +23,11 @@ jars: venv  ## fetch and cache Delta Lake and GCS connector jars in .cache/jars
 run: venv jars  ## one DAG run end to end on the local stack (INPUT="a.csv b.csv" to drop your own files)
 	$(PY) -m local_stack.run_pipeline $(if $(INPUT),--input $(INPUT))
 
-test: venv jars lint  ## the whole test suite (lint, type checks, unit, Spark + Delta, end to end)
-	$(PY) -m pytest
+prereqs:  ## machine packages the tests need (Java 17, Chromium): installs them as root, else says how
+	bash .ci/prereqs
+
+test: prereqs venv jars lint  ## the whole test suite (lint, type checks, unit, Spark + Delta, end to end)
+	SPARK_LOCAL_IP=127.0.0.1 $(PY) -m pytest
 
 bench: venv jars  ## benchmarks (stage, merge, DAG parse, end-to-end latency, orchestration) -> docs/benchmarks.md; SCALE=0.1 for a tenth, SMOKE=1 for a quick check
 	$(PY) -m bench $(if $(SCALE),--scale $(SCALE)) $(if $(SMOKE),--smoke --out-dir .local/bench-smoke) $(if $(SECTIONS),--sections $(SECTIONS))
