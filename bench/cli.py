@@ -14,11 +14,12 @@ from bench.harness import run_bench
 from bench.live_stack import BUCKET, STACK_SECTIONS, local_stack
 from local_stack.airflow_env import free_port
 from local_stack.gcs_emulator import GcsEmulator
+from local_stack.spark import build_local_spark
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
         "--scale", type=float, default=1.0, help="multiply every row count (default 1: full scale)"
@@ -29,31 +30,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--sections",
         nargs="*",
         default=[],
-        help="run only these (stage, merge, dag_parse, latency, orchestration) and keep the other sections "
-        "already in --out-dir",
+        help="run only these (stage, merge, dag_parse, latency, orchestration); keep the others in --out-dir",
     )
     parser.add_argument("--out-dir", type=Path, default=REPO / "docs", help="where the page, JSON and PNG go")
-    parser.add_argument("--work-dir", type=Path, default=REPO / ".local" / "bench", help="generated data")
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    cfg = BenchConfig.build(args.work_dir, args.out_dir, args.scale, args.smoke, args.repeats)
+    args = parser.parse_args(argv)
+    cfg = BenchConfig.build(REPO / ".local" / "bench", args.out_dir, args.scale, args.smoke, args.repeats)
     os.environ.setdefault("SPARK_MASTER", "local[2]")  # the 2-core machine; never more
-    from local_stack.spark import build_local_spark
 
     started = time.perf_counter()
     with contextlib.ExitStack() as resources:
-        # Sections 1-3 read local files; the end-to-end sections need the GCS emulator, which must be
-        # up before the SparkSession (the GCS connector reads its root URL once).
+        # The end-to-end sections need the GCS emulator, which must be up before the SparkSession (the
+        # GCS connector reads its root URL once); the others read local files.
         emulator = None
         if not args.sections or set(args.sections) & set(STACK_SECTIONS):
             emulator = resources.enter_context(GcsEmulator(free_port(), BUCKET))
         gcs_url = emulator.url if emulator else "http://127.0.0.1:9"
         spark = build_local_spark(gcs_url, cfg.work_dir, app_name="order-tracking-bench")
         resources.callback(spark.stop)
-        # Smoke: one triggered run instead of waiting for the schedule.
+        # Smoke: one triggered run per upload instead of waiting for the schedule.
         stack = partial(local_stack, spark, gcs_url, scheduled=not cfg.smoke) if emulator else None
         run = run_bench(spark, cfg, args.sections, log=lambda line: print(line, flush=True), stack=stack)
     print(f"wrote {run.page}, {run.raw}" + (f", {run.plot}" if run.plot else ""))

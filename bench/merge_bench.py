@@ -1,9 +1,5 @@
-"""Section 2, merge: our merge job against a full rewrite and the delete-then-append notebook pattern.
-
-For each target size and batch fraction, every repetition stages a fresh batch (same rows, new
-batch id: our job refuses to merge a batch id twice) and runs the three methods in rotating order,
-restoring the target to its starting version (``RESTORE TABLE ... TO VERSION AS OF``) after each,
-so every run starts from the same table. Rows rewritten come from Delta's operation metrics.
+"""Section 2, merge: our merge job against a full rewrite and the delete-then-append notebook pattern,
+in rotating order, the target restored after each run (``docs/benchmarks-notes.md``).
 """
 
 from __future__ import annotations
@@ -12,28 +8,20 @@ import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
-from typing import Any
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
-from bench import baselines, datagen
-from bench.delta_metrics import (
-    Layout,
-    WriteCost,
-    commits_since,
-    current_version,
-    layout,
-    restore,
-    write_cost,
-)
-from bench.jobs import job_args, merge_manifest
-from bench.memory import PeakMemory, measure_peak
-from bench.merge_report import render
-from bench.registry import BenchContext, SectionResult
-from bench.sql_profile import Execution, executions_after, last_execution_id
-from bench.timing import Timing, fmt_seconds, timed, timing
-from spark_tasks import merge
+from bench import datagen
+from bench import spark_metrics as metrics
+from bench.section import BenchContext, SectionResult, table
+from bench.spark_metrics import Execution, PeakMemory, WriteCost
+from bench.timing import Timing, fmt_seconds, ratio, timed, timing
+from spark_tasks import lineage, merge
 from spark_tasks.cli import JobArgs
+from spark_tasks.contract import KEY_COLUMN
+from spark_tasks.manifest import BatchManifest
+from spark_tasks.transforms import latest_per_key
 
 OURS, REWRITE, DELETE_APPEND = "merge", "full_rewrite", "delete_append"
 METHODS = (OURS, REWRITE, DELETE_APPEND)
@@ -41,6 +29,43 @@ LABELS = {
     OURS: "our merge job",
     REWRITE: "full rewrite (union, latest per key, overwrite)",
     DELETE_APPEND: "notebook: delete matched keys, append",
+}
+REWRITE_TARGET = 5.0  # merge of a 1% batch into the largest target >= 5x faster than a full rewrite
+SCALING_TARGET = 2.5  # merge(largest) / merge(smallest) <= 2.5 for the same batch
+
+
+def run_ours(spark: SparkSession, args: JobArgs, batch_id: str) -> dict[str, int]:
+    manifest = BatchManifest(batch_id, "bench", datagen.BATCH_INGESTED_AT, (), "", "")  # it reads the id only
+    result = merge.run_merge(spark, manifest, args)
+    return {key: int(getattr(result, key)) for key in datagen.batch_shape(0)}
+
+
+def full_rewrite(spark: SparkSession, args: JobArgs, batch_id: str) -> None:
+    """Union the target with the batch, keep the latest row per key (our ordering), overwrite the table."""
+    current = args.target.read(spark)
+    old = current.withColumns({lineage.OBJECT_SEQ: F.lit(0), lineage.RECORD_INDEX: F.lit(0)})
+    batch = args.stage.read(spark).where(F.col(lineage.BATCH_ID) == batch_id)
+    latest = latest_per_key(old.unionByName(batch.select(*old.columns))).select(*current.columns)
+    args.target.save(latest.write.format("delta").mode("overwrite"))
+
+
+def delete_then_append(spark: SparkSession, args: JobArgs, batch_id: str) -> None:
+    """Delete the batch's keys (MERGE ... WHEN MATCHED DELETE), append its latest rows: no event order."""
+    batch = args.stage.read(spark).where(F.col(lineage.BATCH_ID) == batch_id)
+    latest = latest_per_key(batch).select(*args.target.read(spark).columns).cache()
+    try:
+        keys = latest.select(KEY_COLUMN).alias("s")
+        condition = f"t.{KEY_COLUMN} = s.{KEY_COLUMN}"
+        args.target.delta_table(spark).alias("t").merge(keys, condition).whenMatchedDelete().execute()
+        args.target.save(latest.write.format("delta").mode("append"))
+    finally:
+        latest.unpersist()
+
+
+RUNNERS: dict[str, Callable[[SparkSession, JobArgs, str], dict[str, int] | None]] = {
+    OURS: run_ours,
+    REWRITE: full_rewrite,
+    DELETE_APPEND: delete_then_append,
 }
 
 
@@ -54,15 +79,6 @@ class MethodRuns:
     rows_after: int
     memory: PeakMemory | None = None  # the largest peak over repetitions, where measured
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "timing": self.timing.to_dict(),
-            "cost": self.cost.to_dict(),
-            "rows_after": self.rows_after,
-            "memory": self.memory.to_dict() if self.memory else None,
-        }
-
 
 @dataclass(frozen=True)
 class Scenario:
@@ -71,67 +87,19 @@ class Scenario:
     target_rows: int
     fraction: float
     batch_rows: int
-    layout: Layout
+    target_files: int
     methods: dict[str, MethodRuns]
     merge_counts: dict[str, int]
     expected_counts: dict[str, int]
 
-    @property
-    def counts_match(self) -> bool:
-        return self.merge_counts == self.expected_counts
-
     def seconds(self, method: str) -> float:
         return self.methods[method].timing.median
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "target_rows": self.target_rows,
-            "fraction": self.fraction,
-            "batch_rows": self.batch_rows,
-            "layout": asdict(self.layout),
-            "methods": {k: v.to_dict() for k, v in self.methods.items()},
-            "merge_counts": self.merge_counts,
-            "expected_counts": self.expected_counts,
-            "counts_match": self.counts_match,
-        }
 
-
-@dataclass(frozen=True)
-class Profile:
-    """Where our merge job's time goes, for the largest target and the smallest batch."""
-
-    target_rows: int
-    batch_rows: int
-    job_seconds: float
-    executions: list[Execution]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"executions": [e.to_dict() for e in self.executions]}
-
-
-def _run_ours(spark: SparkSession, args: JobArgs, batch_id: str) -> dict[str, int]:
-    result = merge.run_merge(spark, merge_manifest(batch_id, datagen.BATCH_INGESTED_AT), args)
-    return {
-        "inserted": result.inserted,
-        "updated": result.updated,
-        "stale_skipped": result.stale_skipped,
-        "superseded_in_batch": result.superseded_in_batch,
-    }
-
-
-def _runner(method: str) -> Callable[[SparkSession, JobArgs, str], object]:
-    return {OURS: _run_ours, REWRITE: baselines.full_rewrite, DELETE_APPEND: baselines.delete_then_append}[
-        method
-    ]
-
-
-def _expected(shape: datagen.BatchShape) -> dict[str, int]:
-    return {
-        "inserted": shape.new_keys,
-        "updated": shape.updates,
-        "stale_skipped": shape.stale,
-        "superseded_in_batch": shape.superseded,
-    }
+def _rows(n: int) -> str:
+    if n >= 1_000_000 and n % 1_000_000 == 0:
+        return f"{n // 1_000_000}M"
+    return f"{n // 1_000}k" if n >= 1_000 and n % 1_000 == 0 else f"{n:,}"
 
 
 class MergeSection:
@@ -143,42 +111,34 @@ class MergeSection:
         base = cfg.work_dir / "merge"
         shutil.rmtree(base, ignore_errors=True)
         sizes = sorted({rows for rows, _ in cfg.merge_scenarios})
-        largest = sizes[-1]
-        smallest_fraction = min(f for rows, f in cfg.merge_scenarios if rows == largest)
         scenarios: list[Scenario] = []
-        profile: Profile | None = None
+        profile: list[Execution] = []
         for target_rows in sizes:
-            args = job_args(base / f"t{target_rows}")
+            args = datagen.job_args(base / f"t{target_rows}")
             ctx.log(f"merge: writing a {target_rows:,}-row target")
-            v0 = datagen.write_target(spark, args.target, target_rows, cfg.target_rows_per_file)
-            table_layout = layout(spark, args.target)
-            if target_rows == sizes[0] and cfg.warm_up:
-                self._warm_up(spark, args, target_rows, v0)
+            datagen.write_target(spark, args.target, target_rows, cfg.target_rows_per_file)
+            v0 = metrics.current_version(spark, args.target)
+            if target_rows == sizes[0] and cfg.warm_up:  # untimed: JIT and Delta's first-use costs
+                rows = max(10, target_rows // 1000)
+                datagen.stage_batch(spark, args, target_rows=target_rows, rows=rows, batch_id="warmup")
+                for method in METHODS:
+                    RUNNERS[method](spark, args, "warmup")
+                    metrics.restore(spark, args.target, v0)
             for fraction in sorted(f for rows, f in cfg.merge_scenarios if rows == target_rows):
-                measure_memory = target_rows == largest
+                largest = target_rows == sizes[-1]
                 scenario, executions = self._scenario(
                     ctx=ctx,
                     args=args,
                     v0=v0,
-                    table_layout=table_layout,
                     target_rows=target_rows,
                     fraction=fraction,
-                    measure_memory=measure_memory,
+                    measure_memory=largest,
                 )
                 scenarios.append(scenario)
-                if target_rows == largest and fraction == smallest_fraction:
-                    profile = self._profile(scenario, executions)
+                if largest and not profile:  # the largest target, the smallest batch
+                    profile = executions
             shutil.rmtree(base / f"t{target_rows}", ignore_errors=True)
-        assert profile is not None
-        return render(self.name, self.title, scenarios, profile, cfg.repeats)
-
-    def _warm_up(self, spark: SparkSession, args: JobArgs, target_rows: int, v0: int) -> None:
-        """One untimed pass of each method: JIT and Delta's first-use costs are not the first figure's."""
-        rows = max(10, target_rows // 1000)
-        datagen.stage_batch(spark, args, target_rows=target_rows, rows=rows, batch_id="warmup")
-        for method in METHODS:
-            _runner(method)(spark, args, "warmup")
-            restore(spark, args.target, v0)
+        return self._result(scenarios, profile, cfg.repeats)
 
     def _scenario(
         self,
@@ -186,7 +146,6 @@ class MergeSection:
         ctx: BenchContext,
         args: JobArgs,
         v0: int,
-        table_layout: Layout,
         target_rows: int,
         fraction: float,
         measure_memory: bool,
@@ -203,41 +162,136 @@ class MergeSection:
             batch_id = f"bench_t{target_rows}_f{round(fraction * 1000)}_r{rep}"
             datagen.stage_batch(spark, args, target_rows=target_rows, rows=rows, batch_id=batch_id)
             for method in METHODS[rep % 3 :] + METHODS[: rep % 3]:  # rotate: fair to warm caches
-                action = partial(_runner(method), spark, args, batch_id)
-                mark, before = last_execution_id(spark), current_version(spark, args.target)
+                action = partial(RUNNERS[method], spark, args, batch_id)
+                mark, before = metrics.last_execution_id(spark), metrics.current_version(spark, args.target)
                 if method == OURS and measure_memory:
-                    peak, (took, result) = measure_peak(spark, partial(timed, action))
+                    peak, (took, result) = metrics.measure_peak(spark, partial(timed, action))
                     peaks.append(peak)
                 else:
                     took, result = timed(action)
                 if method == OURS:
-                    counts = dict(result)  # type: ignore[call-overload]
-                    executions = executions_after(spark, mark)
+                    counts = dict(result or {})
+                    executions = metrics.executions_after(spark, mark)
                 seconds[method].append(took)
                 if rep == cfg.repeats - 1:  # what a method writes is the same every repetition
-                    costs[method] = write_cost(commits_since(spark, args.target, before))
+                    costs[method] = metrics.write_cost(spark, args.target, before)
                     after[method] = args.target.read(spark).count()
-                restore(spark, args.target, v0)
+                metrics.restore(spark, args.target, v0)
                 ctx.log(
                     f"merge: {target_rows:,} rows, batch {rows:,} ({fraction:.0%}), {method} "
                     f"rep {rep + 1}/{cfg.repeats}: {fmt_seconds(took)}"
                 )
+        highest = max(peaks, key=lambda p: p.rss_peak_mib) if peaks else None
         methods = {
-            m: MethodRuns(
-                m,
-                timing(seconds[m]),
-                costs[m],
-                after[m],
-                max(peaks, key=lambda p: p.rss_peak_mib) if m == OURS and peaks else None,
-            )
+            m: MethodRuns(m, timing(seconds[m]), costs[m], after[m], highest if m == OURS else None)
             for m in METHODS
         }
-        expected = _expected(datagen.batch_shape(rows))
-        return Scenario(target_rows, fraction, rows, table_layout, methods, counts, expected), executions
+        expected = datagen.batch_shape(rows)
+        files = metrics.file_count(spark, args.target)
+        return Scenario(target_rows, fraction, rows, files, methods, counts, expected), executions
 
-    @staticmethod
-    def _profile(scenario: Scenario, executions: list[Execution]) -> Profile:
-        """Our job's SQL executions in its last repetition on the largest target."""
-        return Profile(
-            scenario.target_rows, scenario.batch_rows, scenario.methods[OURS].timing.runs[-1], executions
+    def _result(self, scenarios: list[Scenario], profile: list[Execution], repeats: int) -> SectionResult:
+        out = SectionResult(self.name, self.title)
+        for s in scenarios:
+            key = f"t{s.target_rows}_b{s.batch_rows}"
+            for method, runs in s.methods.items():
+                out.add(f"merge_{key}_{method}_seconds", runs.timing.median, "s")
+                out.add(f"merge_{key}_{method}_rows_written", runs.cost.rows_written, "rows")
+            out.add(f"merge_{key}_rewrite_over_merge", ratio(s.seconds(REWRITE), s.seconds(OURS)), "x")
+            out.add(
+                f"merge_{key}_delete_append_over_merge", ratio(s.seconds(DELETE_APPEND), s.seconds(OURS)), "x"
+            )
+            if memory := s.methods[OURS].memory:
+                out.add(f"merge_{key}_driver_rss_peak", memory.rss_peak_mib, "MiB")
+                out.add(f"merge_{key}_driver_heap_peak", memory.heap_peak_mib, "MiB")
+
+        sizes = [s.target_rows for s in scenarios]
+        largest = max(sizes)
+        big = min((s for s in scenarios if s.target_rows == largest), key=lambda s: s.fraction)
+        speedup = ratio(big.seconds(REWRITE), big.seconds(OURS))
+        out.check(
+            f"merge of a {big.fraction:.0%} batch into the {_rows(largest)}-row target "
+            f">= {REWRITE_TARGET:g}x faster than the full rewrite",
+            f"{speedup:.2f}x ({fmt_seconds(big.seconds(OURS))} vs {fmt_seconds(big.seconds(REWRITE))})",
+            speedup >= REWRITE_TARGET,
+            f"{REWRITE_TARGET / speedup:.2f}x short",
         )
+        scaling: list[str] = []
+        smallest = {s.batch_rows: s for s in scenarios if s.target_rows == min(sizes)}
+        for large in (s for s in scenarios if s.target_rows == largest and s.batch_rows in smallest):
+            small = smallest[large.batch_rows]
+            scale = ratio(large.seconds(OURS), small.seconds(OURS))
+            out.add(f"merge_scaling_b{large.batch_rows}", scale, "x")
+            commands = [s.methods[OURS].cost.merge_execution_ms / 1000 for s in (small, large)]
+            scaling.append(
+                f"{_rows(large.batch_rows)} | {fmt_seconds(small.seconds(OURS))} "
+                f"| {fmt_seconds(large.seconds(OURS))} | {scale:.2f} | {fmt_seconds(commands[0])} to "
+                f"{fmt_seconds(commands[1])} "
+                f"| {ratio(large.seconds(REWRITE), small.seconds(REWRITE)):.2f}"
+            )
+            out.check(
+                f"merge({_rows(large.target_rows)}) / merge({_rows(small.target_rows)}) "
+                f"<= {SCALING_TARGET:g} for the same {_rows(large.batch_rows)}-row batch",
+                f"{scale:.2f}",
+                scale <= SCALING_TARGET,
+                f"{scale / SCALING_TARGET:.2f}x over",
+            )
+        counts_ok = all(s.merge_counts == s.expected_counts for s in scenarios)
+        times = [
+            f"{_rows(s.target_rows)} | {_rows(s.batch_rows)} ({s.fraction:.0%}) | {LABELS[m]} "
+            f"| {r.timing.text()} | {ratio(r.timing.median, s.seconds(OURS)):.2f}x | {r.cost.rows_written:,} "
+            f"| {r.cost.rows_copied:,} | {r.cost.files_added} / {r.cost.files_removed} "
+            f"| {r.cost.deletion_vectors_added}"
+            for s in scenarios
+            for m, r in s.methods.items()
+        ]
+        memory_rows = [
+            (_rows(s.target_rows), _rows(s.batch_rows), *(f"{v:,.0f} MiB" for v in asdict(p).values()))
+            for s in scenarios
+            if (p := s.methods[OURS].memory)
+        ]
+        cost, job = big.methods[OURS].cost, big.methods[OURS].timing.runs[-1]
+        out.markdown = "\n".join(
+            [
+                f"{repeats} repetitions per method in rotating order, the target restored after each run. "
+                "Our job's insert / update / stale / superseded counts "
+                f"{'match' if counts_ok else 'DO NOT match'} the generated batches.",
+                "",
+                *table(
+                    "target rows | batch rows | method | seconds, median (min-max) | time / our merge "
+                    "| rows written | rows copied unchanged | files added / removed | deletion vectors",
+                    times,
+                ),
+                "",
+                "Scaling of the same batch, smallest vs largest target:",
+                "",
+                *table(
+                    "batch rows | merge, small | merge, large | ratio | Delta MERGE command "
+                    "| full rewrite ratio",
+                    scaling,
+                ),
+                "",
+                "Peak memory of the Spark driver during our merge job into the largest target (resident set "
+                "sampled every 50 ms; heap = summed peaks of the JVM's heap pools):",
+                "",
+                *table("target rows | batch rows | resident set peak | heap peak | heap max", memory_rows),
+                "",
+                f"Profile of our merge job, {_rows(big.target_rows)}-row target, {_rows(big.batch_rows)}-row "
+                f"batch, last repetition ({fmt_seconds(job)}): Delta's MERGE command "
+                f"{cost.merge_execution_ms / 1000:.1f} s (scan {cost.merge_scan_ms / 1000:.1f} s, rewrite "
+                f"{cost.merge_rewrite_ms / 1000:.1f} s), the rest of the job "
+                f"{fmt_seconds(max(job - cost.merge_execution_ms / 1000, 0.0))}; of the target's "
+                f"{big.target_files} files it marked rows in {cost.deletion_vectors_added} with deletion "
+                f"vectors, removed {cost.files_removed} and wrote {cost.files_added}.",
+                "",
+                *table(
+                    "SQL execution | seconds | joins | scans",
+                    [
+                        (e.description, f"{e.seconds:.2f}", ", ".join(e.joins) or "-", e.scans)
+                        for e in profile[:8]
+                    ],
+                ),
+            ]
+        )
+        out.raw = {"scenarios": scenarios, "profile": profile, "counts_match": counts_ok}
+        return out

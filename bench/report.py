@@ -1,169 +1,133 @@
-"""The results page (markdown), its raw JSON, and the console summary, from the sections' results."""
+"""The results page, its merge plot, its raw JSON and the console summary: measured numbers only; the
+page links to the hand-written ``docs/benchmarks-notes.md`` for what they mean.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+
+import matplotlib.pyplot as plt
+
 from bench.config import BenchConfig
-from bench.registry import SectionResult
+from bench.section import SectionResult, table
 
 PAGE = "benchmarks.md"
 RAW = "benchmarks.json"
 PLOT = "benchmarks_merge.png"
+NOTES = "benchmarks-notes.md"
+MACHINE = ("cores", "memory_gib", "cpu", "os", "python", "java", "spark", "delta", "airflow")
 
 
-def _scale_text(cfg: BenchConfig) -> str:
-    return _scale_text_of({"smoke": cfg.smoke, "scale": cfg.scale})
+def notes_link(title: str) -> str:
+    """The notes' heading for a section, its title up to the colon (``## Stage ingest``), as a link."""
+    return f"{NOTES}#{title.split(':', maxsplit=1)[0].strip().lower().replace(' ', '-')}"
 
 
-def _machine_lines(machine: dict[str, Any]) -> list[str]:
-    return [
-        "| cores | memory | CPU | OS | Python | Java | Spark | Delta | Airflow |",
-        "|---|---|---|---|---|---|---|---|---|",
-        f"| {machine['cores']} | {machine['memory_gib']} GiB | {machine['cpu']} | {machine['os']} "
-        f"| {machine['python']} | {machine['java']} | {machine['spark']} | {machine['delta']} "
-        f"| {machine['airflow']} |",
-        "",
-        f"Spark: `{machine['spark_master']}`, driver memory {machine['spark_driver_memory']}, "
-        f"`spark.sql.shuffle.partitions` {machine['spark_shuffle_partitions']}, adaptive execution "
-        f"{machine['spark_adaptive']}, broadcast threshold {machine['spark_broadcast_threshold']} (the "
-        "local stack's settings, untuned for the benchmark).",
-    ]
+def plain(value: Any) -> Any:
+    """``value`` as JSON types: dataclasses become dicts, paths strings."""
+
+    def default(obj: Any) -> Any:
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            return dataclasses.asdict(obj)
+        return str(obj)
+
+    return json.loads(json.dumps(value, default=default))
 
 
-def _targets_lines(sections: dict[str, dict[str, Any]]) -> list[str]:
-    lines = ["| target | measured | result | gap |", "|---|---|---|---|"]
-    notes = []
-    for section in sections.values():
-        for check in section["checks"]:
-            verdict = "**pass**" if check["passed"] else "**miss**"
-            lines.append(f"| {check['target']} | {check['measured']} | {verdict} | {check['gap'] or '-'} |")
-            if check["diagnosis"]:
-                notes.append(f"- *{check['target']}* ({check['gap']}): {check['diagnosis']}")
-    return lines + (["", *notes] if notes else [])
-
-
-def _measured_text(measured: dict[str, Any]) -> str:
-    return f"Measured {measured['date']}; scale: {measured['scale']}."
-
-
-def render_document(document: dict[str, Any], plot_name: str | None) -> str:
-    """The whole page from the raw document: header, machine, targets with diagnoses, then each section.
-
-    Sections may come from different runs (``--sections`` adds to the page what it measured and keeps
-    the rest); the page then says so and each section names its run.
-    """
-    sections: dict[str, dict[str, Any]] = document["sections"]
-    machine = document["machine"]
-    runs = {(s["measured"]["date"], s["measured"]["scale"]) for s in sections.values()}
-    repeats = min((s["measured"]["repeats"] for s in sections.values()), default=1)
-    if len(runs) <= 1:
-        date, scale = next(iter(runs), (machine["date"], _scale_text_of(document["config"])))
-        origin = f"Written by `make bench` on {date}; scale: {scale}."
-    else:
-        origin = (
-            f"Written by `make bench`, last on {machine['date']}, from {len(runs)} runs: `python -m bench "
-            "--sections ...` replaces the sections it measures and keeps the others, and each section names "
-            "its run."
-        )
-    lines = [
-        "# Benchmarks",
-        "",
-        f"{origin} Every timing is the median of {repeats}+ runs with min and max, baselines measured in "
-        f"the same run; the raw figures are in [`{RAW}`]({RAW}). Regenerate with `make bench` "
-        "(`make bench SCALE=0.1` for a tenth).",
-        "",
-        "## Machine and versions",
-        "",
-        *_machine_lines(machine),
-        "",
-        "## Targets (issue #4)",
-        "",
-        *_targets_lines(sections),
-    ]
-    for number, (name, section) in enumerate(sections.items(), start=1):
-        lines += ["", f"## {number}. {section['title']}", ""]
-        if len(runs) > 1:
-            lines += [f"*{_measured_text(section['measured'])}*", ""]
-        lines.append(section["markdown"])
-        if name == "merge" and plot_name:
-            lines += ["", f"![merge time against table size]({plot_name})"]
-    for name, error in document["errors"].items():
-        lines += ["", f"## Section `{name}` failed", "", "```", error.strip()[-3000:], "```"]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _scale_text_of(config: dict[str, Any]) -> str:
+def _scale_text(config: dict[str, Any]) -> str:
     if config.get("smoke"):
         return "smoke (tiny, proves the harness works; the figures mean nothing)"
     scale = float(config.get("scale", 1))
     return "1 (full scale)" if scale == 1 else f"{scale:g} of full scale"
 
 
+def render_document(document: dict[str, Any], plot_name: str | None) -> str:
+    """The whole page: header, machine, targets, then each section (naming its run if they differ)."""
+    sections: dict[str, dict[str, Any]] = document["sections"]
+    m = document["machine"]
+    runs = {(s["measured"]["date"], s["measured"]["scale"]) for s in sections.values()}
+    repeats = min((s["measured"]["repeats"] for s in sections.values()), default=1)
+    if len(runs) <= 1:
+        date, scale = next(iter(runs), (m["date"], _scale_text(document["config"])))
+        origin = f"Written by `make bench` on {date}; scale: {scale}."
+    else:
+        origin = (
+            f"Written by `make bench`, last on {m['date']}, from {len(runs)} runs (`python -m bench "
+            "--sections ...` replaces the sections it measures and keeps the others); each section names its "
+            "run."
+        )
+    targets = []
+    for section in sections.values():
+        why = f" ([notes]({notes_link(section['title'])}))"
+        for c in section["checks"]:
+            verdict = "**pass**" if c["passed"] else "**miss**"
+            targets.append((c["target"], c["measured"], verdict, (c["gap"] + why) if c["gap"] else "-"))
+    lines = [
+        "# Benchmarks",
+        "",
+        f"{origin} Every timing is the median of {repeats}+ runs with min and max, baselines measured in the "
+        f"same run; the raw figures are in [`{RAW}`]({RAW}). How each figure is measured, what it means and "
+        f"what would change it: [`{NOTES}`]({NOTES}). Regenerate with `make bench` (`make bench SCALE=0.1` "
+        "for a tenth).",
+        "",
+        "## Machine and versions",
+        "",
+        *table(
+            "cores | memory, GiB | CPU | OS | Python | Java | Spark | Delta | Airflow",
+            [tuple(m[k] for k in MACHINE)],
+        ),
+        "",
+        f"Spark: `{m['spark_master']}`, driver memory {m['spark_driver_memory']}, "
+        f"`spark.sql.shuffle.partitions` {m['spark_shuffle_partitions']}, adaptive execution "
+        f"{m['spark_adaptive']}, broadcast threshold {m['spark_broadcast_threshold']} (the local stack's "
+        "settings, untuned for the benchmark).",
+        "",
+        "## Targets (issue #4)",
+        "",
+        *table("target | measured | result | gap", targets),
+    ]
+    for number, (name, section) in enumerate(sections.items(), start=1):
+        lines += ["", f"## {number}. {section['title']}", ""]
+        if len(runs) > 1:
+            measured = section["measured"]
+            lines += [f"*Measured {measured['date']}; scale: {measured['scale']}.*", ""]
+        lines.append(section["markdown"])
+        if name == "merge" and plot_name:
+            lines += ["", f"![merge time against table size]({plot_name})"]
+        lines += ["", f"*What these figures mean: [notes]({notes_link(section['title'])}).*"]
+    for name, error in document["errors"].items():
+        lines += ["", f"## Section `{name}` failed", "", "```", error.strip()[-3000:], "```"]
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def raw_document(
     cfg: BenchConfig, machine: dict[str, Any], results: list[SectionResult], errors: dict[str, str]
 ) -> dict[str, Any]:
     """Everything the page is made of, per section with its markdown and the run that measured it."""
-    config = asdict(cfg) | {"work_dir": str(cfg.work_dir), "out_dir": str(cfg.out_dir)}
+    config = plain(cfg)
     measured = {
         "date": machine["date"],
-        "scale": _scale_text(cfg),
+        "scale": _scale_text(config),
         "smoke": cfg.smoke,
         "repeats": cfg.repeats,
     }
-    return {
-        "config": config,
-        "machine": machine,
-        "sections": {
-            r.name: {
-                "title": r.title,
-                "figures": [asdict(f) for f in r.figures],
-                "checks": [asdict(c) for c in r.checks],
-                "raw": r.raw,
-                "markdown": r.markdown,
-                "measured": measured,
-            }
-            for r in results
-        },
-        "errors": errors,
-    }
+    sections = {r.name: plain(r) | {"measured": measured} for r in results}
+    for section in sections.values():
+        del section["name"]
+    return {"config": config, "machine": machine, "sections": sections, "errors": errors}
 
 
-def _markdown_from_page(page: str, title: str) -> str:
-    """A section's markdown from a page written before the JSON held it: its heading to the next."""
-    lines = page.splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith("## ") and line.split(". ", 1)[-1] == title:
-            body = []
-            for text in lines[i + 1 :]:
-                if text.startswith("## "):
-                    break
-                body.append(text)
-            return "\n".join(body).strip()
-    return "(the page of this run is missing: see the JSON)"
-
-
-def read_raw(raw: Path, page: Path) -> dict[str, Any] | None:
-    """The document an earlier run left in the output folder, completed if an older harness wrote it."""
-    if not raw.exists():
-        return None
-    document: dict[str, Any] = json.loads(raw.read_text())
-    page_text = page.read_text() if page.exists() else ""
-    measured = {
-        "date": document["machine"]["date"],
-        "scale": _scale_text_of(document["config"]),
-        "smoke": bool(document["config"].get("smoke")),
-        "repeats": int(document["config"].get("repeats", 1)),
-    }
-    for section in document["sections"].values():
-        section.setdefault("measured", measured)
-        if "markdown" not in section:
-            section["markdown"] = _markdown_from_page(page_text, section["title"])
-    return document
+def read_raw(raw: Path) -> dict[str, Any] | None:
+    """The document an earlier run left in the output folder, if any."""
+    return json.loads(raw.read_text()) if raw.exists() else None
 
 
 def merge_documents(earlier: dict[str, Any], latest: dict[str, Any], order: list[str]) -> dict[str, Any]:
@@ -186,10 +150,6 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(part, path)
 
 
-def write_raw(path: Path, document: dict[str, Any]) -> None:
-    write_atomically(path, json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
-
-
 def console_summary(results: list[SectionResult], errors: dict[str, str]) -> str:
     lines = []
     for result in results:
@@ -202,3 +162,42 @@ def console_summary(results: list[SectionResult], errors: dict[str, str]) -> str
         ]
     lines += [f"== section {name} FAILED: {error.strip().splitlines()[-1]}" for name, error in errors.items()]
     return "\n".join(lines)
+
+
+_STYLE = {
+    "merge": ("-o", "our merge"),
+    "full_rewrite": ("--s", "full rewrite"),
+    "delete_append": (":^", "delete + append"),
+}
+
+
+def plot_merge(scenarios: list[dict[str, Any]], path: Path, subtitle: str) -> None:
+    """Log-log lines of median seconds (min-max error bars) against target rows."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
+    fractions = sorted({s["fraction"] for s in scenarios})
+    for colour, fraction in zip(("tab:blue", "tab:orange", "tab:green", "tab:red"), fractions, strict=False):
+        rows = sorted((s for s in scenarios if s["fraction"] == fraction), key=lambda s: s["target_rows"])
+        for method, (style, label) in _STYLE.items():
+            t = [s["methods"][method]["timing"] for s in rows]
+            ys, low, high = (
+                [x["median"] for x in t],
+                [x["median"] - x["min"] for x in t],
+                [x["max"] - x["median"] for x in t],
+            )
+            ax.errorbar(
+                [s["target_rows"] for s in rows],
+                ys,
+                yerr=[low, high],
+                fmt=style,
+                color=colour,
+                capsize=3,
+                label=f"{label}, batch {fraction:.0%}",
+            )
+    ax.set(xscale="log", yscale="log", xlabel="target table rows", ylabel="seconds (median, min-max)")
+    ax.set_title(f"Merge time against table size\n{subtitle}", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -16,25 +16,19 @@ class Timing:
     """Seconds of each repetition; the median is the figure, min and max show the spread."""
 
     runs: tuple[float, ...]
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.runs)
-
-    @property
-    def min(self) -> float:
-        return min(self.runs)
-
-    @property
-    def max(self) -> float:
-        return max(self.runs)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"median": self.median, "min": self.min, "max": self.max}
+    median: float
+    min: float
+    max: float
 
     def text(self) -> str:
-        """``12.3 s (11.9-13.0)``."""
+        """``12.3 s (11.9-13.0 s)``."""
         return f"{fmt_seconds(self.median)} ({fmt_seconds(self.min, unit=False)}-{fmt_seconds(self.max)})"
+
+
+def timing(seconds: Sequence[float]) -> Timing:
+    if not seconds:
+        raise ValueError("a timing needs at least one run")
+    return Timing(tuple(seconds), statistics.median(seconds), min(seconds), max(seconds))
 
 
 def timed(action: Callable[[], T]) -> tuple[float, T]:
@@ -44,10 +38,9 @@ def timed(action: Callable[[], T]) -> tuple[float, T]:
     return time.perf_counter() - start, result
 
 
-def timing(seconds: Sequence[float]) -> Timing:
-    if not seconds:
-        raise ValueError("a timing needs at least one run")
-    return Timing(tuple(seconds))
+def median(values: Sequence[float]) -> float:
+    """The median, 0 for no values."""
+    return statistics.median(values) if values else 0.0
 
 
 def fmt_seconds(seconds: float, unit: bool = True) -> str:

@@ -8,8 +8,12 @@ check_feed_freshness runs when there was nothing to load.
 Trigger form: ``objects`` (load these staging objects), ``replay_date`` (load that day's archive
 again), ``dry_run`` (validate and report, write nothing). Backfill runs replay what was archived in
 their data interval. Configuration comes from ``ORDER_TRACKING_*`` environment variables (see
-``order_tracking.config``); credentials come from the Airflow connections it names. Parsing this
-file does no I/O.
+``order_tracking.config``), read once when this file is parsed and handed to the tasks as an
+argument; credentials come from the Airflow connections it names. Parsing this file does no I/O.
+
+Values travel between tasks as XComArgs: the Spark steps' payloads take the batch's manifest URI
+(``batch["manifest_uri"]``) and the run's cluster (``start_cluster``'s output), which the operator
+resolves when it renders its templated ``json`` field.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import timedelta
 
 import pendulum
 from airflow.providers.google.cloud.sensors.gcs import GCSObjectExistenceSensor
-from airflow.sdk import DAG, chain
+from airflow.sdk import DAG, chain, literal
 
 from order_tracking.alerts import deadline_alerts, failure_notifiers
 from order_tracking.batch import direct_children_glob
@@ -41,7 +45,9 @@ from order_tracking.tasks import (
 
 DAG_ID = "order_tracking_incremental_load"
 config = PipelineConfig.from_env()
-MANIFEST_URI = "{{ ti.xcom_pull(task_ids='cut_batch')['manifest_uri'] }}"
+# What the tasks get as their pipeline_config: the configuration read now, JSON-able, and never
+# rendered as a Jinja template (a cluster spec may hold Databricks' own {{secrets/<scope>/<key>}}).
+settings = literal(config.to_dict())
 
 with DAG(
     dag_id=DAG_ID,
@@ -79,13 +85,13 @@ with DAG(
         soft_fail=True,  # nothing arrived: the run is skipped, not failed
     )
 
-    batch = cut_batch(wait_for_objects.output)
-    cluster = start_cluster(batch)
+    batch = cut_batch(wait_for_objects.output, settings)
+    cluster = start_cluster(batch, settings)
 
     stage_load = IdempotentSubmitRunOperator(
         task_id=STAGE_LOAD,
         databricks_conn_id=config.databricks_conn_id,
-        json=submit_run_payload(config, STAGE_LOAD, MANIFEST_URI),
+        json=submit_run_payload(config, STAGE_LOAD, batch["manifest_uri"], cluster),
         polling_period_seconds=config.databricks_poll_seconds,
         deferrable=True,
         execution_timeout=timedelta(seconds=config.step_timeout_seconds),  # the run is cancelled
@@ -94,13 +100,13 @@ with DAG(
     merge = IdempotentSubmitRunOperator(
         task_id=MERGE,
         databricks_conn_id=config.databricks_conn_id,
-        json=submit_run_payload(config, MERGE, MANIFEST_URI),
+        json=submit_run_payload(config, MERGE, batch["manifest_uri"], cluster),
         polling_period_seconds=config.databricks_poll_seconds,
         deferrable=True,
         execution_timeout=timedelta(seconds=config.step_timeout_seconds),  # the run is cancelled
     )
 
-    moves = plan_moves(batch)
+    moves = plan_moves(batch, settings)
 
     move_objects = MoveObjectGenerationsOperator.partial(
         task_id="move_objects",
@@ -109,7 +115,7 @@ with DAG(
     ).expand_kwargs(moves)
 
     source >> [wait_for_objects, batch]
-    batch >> check_feed_freshness()
+    batch >> check_feed_freshness(settings)
     chain(
         batch,
         has_csv_objects(batch),
@@ -117,6 +123,6 @@ with DAG(
         stage_load,
         writes_enabled(batch),
         merge,
-        stop_cluster(cluster),
+        stop_cluster(cluster, settings),
     )
-    chain(merge, moves, move_objects, report(batch))
+    chain(merge, moves, move_objects, report(batch, settings))

@@ -12,6 +12,7 @@ Both take ``--dry-run``: each action is printed as one line (``upload SRC -> DES
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,17 +28,34 @@ class DeployError(Exception):
     """A deployment that cannot (or must not) go ahead; its message says why and what to do."""
 
 
+ENV_PREFIX = "ORDER_TRACKING_"
+
+
 def pipeline_config() -> PipelineConfig:
     """The DAG's configuration as the environment sets it (``ORDER_TRACKING_*``, else the defaults).
 
     ``plugins/`` is put on ``sys.path`` first, as Airflow does for the plugins folder. Raises
-    :class:`ValueError` for an ``ORDER_TRACKING_*`` value that does not parse.
+    :class:`DeployError` naming the ``ORDER_TRACKING_*`` variable whose value does not parse (the
+    DAG file would not parse with it either).
     """
     if str(PLUGINS) not in sys.path:
         sys.path.insert(0, str(PLUGINS))
     from order_tracking.config import PipelineConfig
 
-    return PipelineConfig.from_env()
+    try:
+        return PipelineConfig.from_env()
+    except (ValueError, TypeError) as error:  # json.JSONDecodeError is a ValueError
+        for name, value in sorted(os.environ.items()):
+            if not name.startswith(ENV_PREFIX):
+                continue
+            try:
+                PipelineConfig.from_env({name: value})
+            except (ValueError, TypeError) as alone:
+                raise DeployError(
+                    f"the environment variable {name}={value!r} is not valid: {alone} "
+                    "(the DAG reads it too: fix or unset it)"
+                ) from error
+        raise DeployError(f"the ORDER_TRACKING_* environment variables are not valid: {error}") from error
 
 
 def size_text(size: int) -> str:

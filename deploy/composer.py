@@ -1,19 +1,25 @@
 """Deploy the Airflow side to Cloud Composer: the DAG file(s) and the ``order_tracking`` plugins package.
 
     python -m deploy.composer (--bucket BUCKET | --environment NAME --location REGION [--project P])
-                              [--dry-run [--list-remote]]
+                              [--dry-run [--list-remote]] [--timeout SECONDS]
 
-Copies ``dags/`` to ``gs://<bucket>/dags/`` and ``plugins/order_tracking/`` to
-``gs://<bucket>/plugins/order_tracking/`` (no ``__pycache__``, compiled or hidden files), then
-deletes the objects under ``plugins/order_tracking/`` the repo no longer has (a renamed module must
-not linger: Airflow would still import it). Nothing else in the bucket is touched: other DAGs in
-``dags/`` stay, and so do other plugins. The bucket is ``--bucket``, or the one the environment's
-``config.dag_gcs_prefix`` names (``--environment``/``--location``/``--project``, read with the
-Composer API; ``--project`` defaults to the credentials' project).
+Copies ``dags/`` to ``gs://<bucket>/dags/`` and the plugin packages ``plugins/batch_documents/`` and
+``plugins/order_tracking/`` to ``gs://<bucket>/plugins/<package>/`` (no ``__pycache__``, compiled or
+hidden files), then deletes the objects under those two prefixes the repo no longer has (a renamed
+module must not linger: Airflow would still import it). Nothing else in the bucket is touched: other
+DAGs in ``dags/`` stay, and so do other plugins. The bucket is ``--bucket`` (checked against Cloud
+Storage's bucket naming rules first), or the one the environment's ``config.dag_gcs_prefix`` names
+(``--environment``/``--location``/``--project``, read with the Composer API; ``--project`` defaults
+to the credentials' project).
 
 Authentication is Application Default Credentials (``gcloud auth application-default login`` or a
 service account); the identity needs ``roles/storage.objectAdmin`` on the environment's bucket (and
-``composer.environments.get`` to look the bucket up by environment).
+``composer.environments.get`` to look the bucket up by environment). Before anything is uploaded, one
+read-only listing checks that Cloud Storage answers and that the bucket exists and may be listed;
+each of these first calls gives up after ``--timeout`` seconds (default 20). A refusal ends the
+command with one ``error: ...`` line on stderr and exit status 1: no credentials, credentials
+refused, ``bucket gs://B does not exist`` (404), ``cannot reach ...`` (no connection), or, for a 403
+only, the role the identity needs.
 
 Output, one line per action (the same in a dry run, which ends with ``dry run: ...``)::
 
@@ -26,10 +32,11 @@ Output, one line per action (the same in a dry run, which ends with ``dry run: .
 The ``requires`` lines are the provider packages of ``requirements.txt``: the environment must have
 them (its PyPI packages); this tool does not install them.
 
-A dry run with ``--bucket`` makes no network call at all, so it cannot know which stale objects
-exist: it prints one ``delete-stale gs://B/plugins/order_tracking/* (...)`` line instead, or, with
-``--list-remote``, lists the bucket (read only) and prints the exact ``delete`` lines. A dry
-run with ``--environment`` still calls the Composer API (read only) to find the bucket.
+A dry run with ``--bucket`` makes no network call at all, so it cannot know whether the bucket
+exists or which stale objects it holds: it prints one ``delete-stale gs://B/plugins/<package>/* (...)``
+line a package instead, or, with ``--list-remote``, checks and lists the bucket (read only) and prints
+the exact ``delete`` lines. A dry run with ``--environment`` still calls the Composer API (read only)
+to find the bucket.
 """
 
 from __future__ import annotations
@@ -46,9 +53,15 @@ from deploy import REPO, DeployError, size_text
 
 Emit = Callable[[str], None]
 DAGS = "dags"
-PLUGIN_PACKAGE = "plugins/order_tracking"
+# The plugin packages the DAG imports (order_tracking imports batch_documents), each deployed whole.
+PLUGIN_PACKAGES = ("plugins/batch_documents", "plugins/order_tracking")
+DEFAULT_TIMEOUT_SECONDS = 20
 _KEPT_HIDDEN = frozenset({".airflowignore"})
 _PROVIDER = re.compile(r"^\s*(apache-airflow-providers-[A-Za-z0-9_.-]+\s*[=<>!~].*?)\s*(#.*)?$")
+_BUCKET_CHARACTERS = re.compile(r"[a-z0-9](?:[a-z0-9_.-]*[a-z0-9])?")
+_DOTTED_DECIMAL = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+# gRPC reports credentials that cannot be refreshed as UNAVAILABLE with this text.
+_PLUGIN_AUTH_FAILED = "Getting metadata from plugin failed"
 
 
 @dataclass(frozen=True)
@@ -70,14 +83,15 @@ def _wanted(path: Path, top: Path) -> bool:
 
 
 def planned_uploads(repo: Path = REPO, dags_prefix: str = "dags/") -> list[Upload]:
-    """What the deploy uploads: every file of ``dags/`` (under ``dags_prefix``) and of
-    ``plugins/order_tracking/`` (under ``plugins/order_tracking/``), sorted.
+    """What the deploy uploads: every file of ``dags/`` (under ``dags_prefix``) and of each of
+    :data:`PLUGIN_PACKAGES` (``plugins/<package>/``, under the same name), sorted.
 
     Skipped: ``__pycache__`` folders, ``*.pyc`` / ``*.pyo`` and hidden files (except
-    ``.airflowignore``). Raises :class:`DeployError` if either folder is missing or empty.
+    ``.airflowignore``). Raises :class:`DeployError` if a folder is missing or empty.
     """
     uploads: list[Upload] = []
-    for folder, prefix in ((DAGS, dags_prefix), (PLUGIN_PACKAGE, PLUGIN_PACKAGE + "/")):
+    folders = [(DAGS, dags_prefix), *((package, package + "/") for package in PLUGIN_PACKAGES)]
+    for folder, prefix in folders:
         top = repo / folder
         files = sorted(path for path in top.rglob("*") if _wanted(path, top)) if top.is_dir() else []
         if not files:
@@ -99,18 +113,151 @@ def provider_requirements(requirements: Path = REPO / "requirements.txt") -> lis
 
 
 def stale_objects(bucket: Any, uploads: Iterable[Upload]) -> list[tuple[str, int]]:
-    """``(name, size)`` of the objects under ``plugins/order_tracking/`` that no upload writes.
+    """``(name, size)`` of the objects under each ``plugins/<package>/`` that no upload writes.
 
-    ``bucket`` is a ``google.cloud.storage.Bucket``; one listing call. Folder placeholders (names
-    ending in ``/``) are left alone.
+    ``bucket`` is a ``google.cloud.storage.Bucket``; one listing call a package. Folder
+    placeholders (names ending in ``/``) are left alone.
     """
     keep = {upload.name for upload in uploads}
-    listed = bucket.client.list_blobs(bucket, prefix=PLUGIN_PACKAGE + "/")
     return [
         (blob.name, int(blob.size or 0))
-        for blob in listed
+        for package in PLUGIN_PACKAGES
+        for blob in bucket.client.list_blobs(bucket, prefix=package + "/")
         if blob.name not in keep and not blob.name.endswith("/")
     ]
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a Cloud Storage bucket name, or ``None`` if it is one.
+
+    The rules of https://cloud.google.com/storage/docs/buckets#naming that can be checked offline
+    (the "close misspellings" of "google" cannot).
+    """
+    dotted = "." in name
+    checks = (
+        (
+            not _BUCKET_CHARACTERS.fullmatch(name),
+            "a bucket name holds only lowercase letters, digits, '-', '_' and '.', "
+            "and starts and ends with a letter or digit",
+        ),
+        (len(name) < 3, "a bucket name has at least 3 characters"),
+        (not dotted and len(name) > 63, f"a bucket name has at most 63 characters, not {len(name)}"),
+        (
+            dotted and (len(name) > 222 or any(len(part) > 63 for part in name.split("."))),
+            "a bucket name with dots has at most 222 characters, and at most 63 between dots",
+        ),
+        (bool(_DOTTED_DECIMAL.fullmatch(name)), "a bucket name is not an IP address"),
+        (
+            name.startswith("goog") or "google" in name,
+            "a bucket name does not start with 'goog' or contain 'google'",
+        ),
+    )
+    return next((problem for failed, problem in checks if failed), None)
+
+
+def _connection_failure(error: BaseException) -> str | None:
+    """Why ``error`` means Google's endpoint was not reached (refused, no such name, no answer), or ``None``.
+
+    Retries wrap the last failure (``RetryError`` ``.cause``, ``raise ... from``): the chain is read.
+    """
+    import requests
+    from google.api_core import exceptions
+    from google.auth.exceptions import TransportError
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, requests.Timeout | TimeoutError):
+            return "no answer in time"
+        if isinstance(current, requests.ConnectionError | TransportError | ConnectionError):
+            text = str(current)
+            errno = re.search(r"\[Errno [^\]]+\][^'\"()]*", text)
+            return errno.group().strip() if errno else text
+        if isinstance(current, exceptions.ServiceUnavailable | exceptions.DeadlineExceeded):
+            return None if _PLUGIN_AUTH_FAILED in str(current) else str(current)
+        cause = current.cause if isinstance(current, exceptions.RetryError) else None
+        current = cause or current.__cause__ or current.__context__
+    return None
+
+
+def _google_errors() -> tuple[type[BaseException], ...]:
+    """What a Google client call raises for a refusal or a transport failure (for ``except``)."""
+    import requests
+    from google.api_core.exceptions import GoogleAPIError
+    from google.auth.exceptions import GoogleAuthError
+
+    return (GoogleAPIError, GoogleAuthError, requests.RequestException, ConnectionError, TimeoutError)
+
+
+def _credentials_failure(error: BaseException) -> str | None:
+    """The message for missing or refused Google credentials, or ``None`` if ``error`` is another failure."""
+    from google.api_core import exceptions
+    from google.auth.exceptions import DefaultCredentialsError, RefreshError
+
+    if isinstance(error, DefaultCredentialsError):
+        return (
+            f"no Google credentials: {error} (run `gcloud auth application-default login`, or set "
+            "GOOGLE_APPLICATION_CREDENTIALS to a service account's key file)"
+        )
+    refused = isinstance(error, RefreshError | exceptions.Unauthorized | exceptions.Unauthenticated)
+    if refused or (isinstance(error, exceptions.ServiceUnavailable) and _PLUGIN_AUTH_FAILED in str(error)):
+        return (
+            f"the Google credentials were refused: {error} "
+            "(run `gcloud auth application-default login` again, or check the service account)"
+        )
+    return None
+
+
+def storage_failure(
+    error: BaseException, bucket_name: str, endpoint: str, *, checking: bool = False
+) -> DeployError:
+    """The :class:`DeployError` for a failed Cloud Storage call on ``bucket_name`` at ``endpoint``.
+
+    ``checking``: the call was the first listing of the bucket, so a 404 means the bucket is missing.
+    The role the identity needs is named for a 403 only.
+    """
+    from google.api_core import exceptions
+
+    unreachable = _connection_failure(error)
+    if unreachable is not None:
+        return DeployError(
+            f"cannot reach Cloud Storage at {endpoint}: {unreachable} (check the network or proxy"
+            + (", and STORAGE_EMULATOR_HOST)" if "googleapis.com" not in endpoint else ")")
+        )
+    credentials = _credentials_failure(error)
+    if credentials is not None:
+        return DeployError(credentials)
+    if isinstance(error, exceptions.NotFound) and checking:
+        return DeployError(
+            f"bucket gs://{bucket_name} does not exist (check --bucket, or the environment's dags folder)"
+        )
+    if isinstance(error, exceptions.Forbidden):
+        return DeployError(
+            f"Cloud Storage refused: {error} (the identity needs roles/storage.objectAdmin on gs://{bucket_name})"
+        )
+    return DeployError(f"Cloud Storage refused: {error}")
+
+
+def check_bucket(client: Any, bucket_name: str, timeout: int = DEFAULT_TIMEOUT_SECONDS) -> None:
+    """One read-only listing (at most one object) of ``bucket_name``: it exists, answers and may be listed.
+
+    The deploy lists the bucket anyway (stale modules), with the same permission. Retried for at
+    most ``timeout`` seconds. Raises :class:`DeployError` (see :func:`storage_failure`).
+    """
+    from google.cloud.storage.retry import DEFAULT_RETRY
+
+    try:
+        listed = client.list_blobs(
+            bucket_name,
+            prefix=PLUGIN_PACKAGES[-1] + "/",
+            max_results=1,
+            timeout=timeout,
+            retry=DEFAULT_RETRY.with_timeout(timeout),
+        )
+        list(listed)
+    except _google_errors() as error:
+        raise storage_failure(error, bucket_name, client.api_endpoint, checking=True) from error
 
 
 def environment_name(environment: str, location: str, project: str | None) -> str:
@@ -121,33 +268,58 @@ def environment_name(environment: str, location: str, project: str | None) -> st
     """
     if project is None:
         from google.auth import default
-        from google.auth.exceptions import DefaultCredentialsError
+        from google.auth.exceptions import GoogleAuthError
 
         try:
             _, project = default()
-        except DefaultCredentialsError as error:
-            raise DeployError(f"no Google credentials: {error}") from error
+        except GoogleAuthError as error:
+            raise DeployError(_credentials_failure(error) or f"no Google credentials: {error}") from error
         if not project:
             raise DeployError("the credentials name no project: pass --project")
     return f"projects/{project}/locations/{location}/environments/{environment}"
 
 
-def composer_dags_prefix(name: str, client: Any = None) -> str:
-    """Environment ``name``'s ``config.dag_gcs_prefix`` (``gs://<bucket>/dags``), from the Composer API.
-
-    ``client`` defaults to a new ``EnvironmentsClient`` (one read-only ``get_environment`` call).
-    Raises :class:`DeployError` if the API refuses or the environment has no DAGs folder.
-    """
+def composer_failure(error: BaseException, name: str) -> DeployError:
+    """The :class:`DeployError` for a failed Composer API call reading environment ``name``."""
     from google.api_core import exceptions
 
-    if client is None:
-        from google.cloud.orchestration.airflow.service_v1 import EnvironmentsClient
+    unreachable = _connection_failure(error)
+    if unreachable is not None:
+        return DeployError(
+            f"cannot reach the Composer API for {name}: {unreachable} (check the network or proxy)"
+        )
+    credentials = _credentials_failure(error)
+    if credentials is not None:
+        return DeployError(credentials)
+    if isinstance(error, exceptions.NotFound):
+        return DeployError(
+            f"Composer environment {name} does not exist (check --environment, --location and --project)"
+        )
+    if isinstance(error, exceptions.Forbidden | exceptions.PermissionDenied):
+        return DeployError(
+            f"the Composer API refused {name}: {error} (the identity needs composer.environments.get)"
+        )
+    return DeployError(f"cannot read Composer environment {name}: {error}")
 
-        client = EnvironmentsClient()
+
+def composer_dags_prefix(name: str, client: Any = None, timeout: int = DEFAULT_TIMEOUT_SECONDS) -> str:
+    """Environment ``name``'s ``config.dag_gcs_prefix`` (``gs://<bucket>/dags``), from the Composer API.
+
+    ``client`` defaults to a new ``EnvironmentsClient`` (one read-only ``get_environment`` call,
+    retried for at most ``timeout`` seconds). Raises :class:`DeployError` without credentials, if
+    the API cannot be reached or refuses, or if the environment has no DAGs folder.
+    """
+    from google.api_core.retry import Retry
+
     try:
-        prefix = str(client.get_environment(name=name).config.dag_gcs_prefix)
-    except exceptions.GoogleAPIError as error:
-        raise DeployError(f"cannot read Composer environment {name}: {error}") from error
+        if client is None:
+            from google.cloud.orchestration.airflow.service_v1 import EnvironmentsClient
+
+            client = EnvironmentsClient()
+        environment = client.get_environment(name=name, retry=Retry(timeout=timeout), timeout=timeout)
+        prefix = str(environment.config.dag_gcs_prefix)
+    except _google_errors() as error:
+        raise composer_failure(error, name) from error
     if not prefix.startswith("gs://"):
         raise DeployError(f"Composer environment {name} has no DAGs folder (dag_gcs_prefix={prefix!r})")
     return prefix
@@ -171,47 +343,57 @@ def deploy(
     list_remote: bool = False,
     repo: Path = REPO,
     emit: Emit = print,
+    timeout: int = DEFAULT_TIMEOUT_SECONDS,
 ) -> None:
     """Upload ``uploads`` into ``bucket_name``, then delete the stale plugin objects; emit each action.
 
-    ``client`` is a ``google.cloud.storage.Client`` (unused in a dry run unless ``list_remote``).
+    ``client`` is a ``google.cloud.storage.Client`` (unused in a dry run unless ``list_remote``);
+    with a client the bucket is checked first (:func:`check_bucket`), before any line is emitted.
     Uploads go first, so a renamed module is never missing under both names. Raises
-    :class:`DeployError` if Cloud Storage refuses a call.
+    :class:`DeployError` if Cloud Storage cannot be reached or refuses a call.
     """
-    from google.api_core import exceptions
-
-    bucket: Any = client.bucket(bucket_name) if client is not None else None
+    bucket: Any = None
+    if client is not None:
+        check_bucket(client, bucket_name, timeout)
+        bucket = client.bucket(bucket_name)
     try:
         for upload in uploads:
             emit(f"upload {upload.source} -> gs://{bucket_name}/{upload.name} {size_text(upload.size)}")
             if not dry_run:
                 bucket.blob(upload.name).upload_from_filename(str(repo / upload.source))
         if dry_run and not list_remote:
-            emit(
-                f"delete-stale gs://{bucket_name}/{PLUGIN_PACKAGE}/* (objects not in the repo; "
-                "a dry run does not list the bucket: add --list-remote)"
-            )
+            for package in PLUGIN_PACKAGES:
+                emit(
+                    f"delete-stale gs://{bucket_name}/{package}/* (objects not in the repo; "
+                    "a dry run does not list the bucket: add --list-remote)"
+                )
             return
         for name, size in stale_objects(bucket, uploads):
             emit(f"delete gs://{bucket_name}/{name} {size_text(size)}")
             if not dry_run:
                 bucket.blob(name).delete()
-    except exceptions.GoogleAPIError as error:
-        raise DeployError(
-            f"Cloud Storage refused: {error} (the identity needs roles/storage.objectAdmin on gs://{bucket_name})"
-        ) from error
+    except _google_errors() as error:
+        raise storage_failure(error, bucket_name, client.api_endpoint) from error
 
 
 def storage_client(project: str | None) -> Any:
     """A ``google.cloud.storage.Client`` by Application Default Credentials (``STORAGE_EMULATOR_HOST``
     points it at an emulator, anonymously). Raises :class:`DeployError` without credentials."""
     import google.cloud.storage as gcs
-    from google.auth.exceptions import DefaultCredentialsError
+    from google.auth.exceptions import GoogleAuthError
 
     try:
         return gcs.Client(project=project)
-    except DefaultCredentialsError as error:
-        raise DeployError(f"no Google credentials: {error}") from error
+    except GoogleAuthError as error:
+        raise DeployError(_credentials_failure(error) or f"no Google credentials: {error}") from error
+
+
+def _seconds(text: str) -> int:
+    """``--timeout``: whole seconds, 1 to 3600 (the SDK's retry budget is a whole number of seconds)."""
+    value = int(text) if text.isdigit() else 0
+    if not 1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds from 1 to 3600: {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -228,6 +410,12 @@ def _parser() -> argparse.ArgumentParser:
         "--list-remote",
         action="store_true",
         help="in a dry run, list the bucket to print the exact deletions",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        help=f"seconds the first Google call may wait and retry (default {DEFAULT_TIMEOUT_SECONDS})",
     )
     return parser
 
@@ -247,14 +435,28 @@ def main(argv: Sequence[str] | None = None, emit: Emit = print) -> int:
             bucket_name, dags_prefix = args.bucket.removeprefix("gs://").strip("/"), "dags/"
             if not bucket_name or "/" in bucket_name:
                 raise DeployError(f"--bucket takes a bucket name, not {args.bucket!r}")
+            problem = bucket_name_problem(bucket_name)
+            if problem:
+                raise DeployError(
+                    f"--bucket {args.bucket!r} is not a Cloud Storage bucket name: {problem} "
+                    "(https://cloud.google.com/storage/docs/buckets#naming)"
+                )
         else:
             name = environment_name(args.environment, args.location, args.project)
-            prefix = composer_dags_prefix(name)
+            prefix = composer_dags_prefix(name, timeout=args.timeout)
             bucket_name, dags_prefix = split_gcs_prefix(prefix)
             emit(f"bucket gs://{bucket_name} (environment {name}, dags {prefix})")
         uploads = planned_uploads(REPO, dags_prefix)
         client = storage_client(args.project) if not args.dry_run or args.list_remote else None
-        deploy(bucket_name, uploads, client, dry_run=args.dry_run, list_remote=args.list_remote, emit=emit)
+        deploy(
+            bucket_name,
+            uploads,
+            client,
+            dry_run=args.dry_run,
+            list_remote=args.list_remote,
+            emit=emit,
+            timeout=args.timeout,
+        )
         for pin in provider_requirements():
             emit(f"requires {pin}")
         if args.dry_run:

@@ -41,6 +41,21 @@ Assumptions (not verified against a live workspace):
   Clusters API 2.0 reference and the Terraform provider's ``databricks_cluster``, though the SDK
   0.162 ``ClustersAPI.create`` no longer lists it.
 - The 10,000-byte limit on task parameters is measured on the compact JSON of the field's value.
+- Numbers: ``timeout_seconds``, ``num_workers``, ``min_workers`` / ``max_workers``,
+  ``autotermination_minutes``, ``max_retries`` and ``min_retry_interval_millis`` are proto int32
+  fields, every other integer (``run_id`` among them) an int64; a value out of range is
+  MALFORMED_REQUEST "Could not parse request object: Numeric value (<n>) out of range of int32 for
+  <field>", as a proto JSON parser refuses it (the wording is ours).
+- An empty string where an id, a name or a path is required (``existing_cluster_id``, a library's
+  ``whl`` / ``jar`` / ``egg`` / ``requirements`` or package, a node type, pool, policy or
+  ``single_user_name``) is refused rather than taken for a missing field.
+- ``DATA_SECURITY_MODE_DEDICATED`` needs ``single_user_name`` like its legacy alias ``SINGLE_USER``
+  (the SDK: "used by a single user specified in single_user_name"; Terraform documents the
+  requirement for ``SINGLE_USER``). The messages of the access-mode, ``kind``, Google Cloud and
+  empty-value rules are ours; "Invalid spark version <key>." and "Node type <id> is not supported."
+  are Databricks' (sources at the constants). Only the *form* of a runtime key is checked: a
+  workspace takes only the keys its ``clusters/spark-versions`` lists (dbx issue 782 shows
+  ``11.3.x-photon-scala2.12`` refused by one), which a local runner cannot know.
 """
 
 from __future__ import annotations
@@ -275,7 +290,19 @@ def _parse_scalar(value: Any, hint: Any, path: str, query: bool) -> Any:
     kinds = (int, float) if hint is float else (hint,)
     if isinstance(value, bool) != (hint is bool) or not isinstance(value, kinds):
         raise malformed(f"Could not parse request object: Expected {_SCALARS[hint]} for {path}")
+    if isinstance(value, int) and hint is int:
+        _check_int_range(value, path)
     return value
+
+
+def _check_int_range(value: int, path: str) -> None:
+    """A number the field's proto type (int32 for :data:`INT32_FIELDS`, else int64) cannot hold."""
+    name = re.sub(r"\[\d+\]$", "", path.rsplit(".", 1)[-1])
+    bits = 32 if name in INT32_FIELDS else 64
+    if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+        raise malformed(
+            f"Could not parse request object: Numeric value ({value}) out of range of int{bits} for {path}"
+        )
 
 
 def _expect(value: Any, kind: type, path: str, what: str) -> Any:
@@ -326,6 +353,56 @@ AUTOTERMINATION_RANGE = range(10, 10_001)
 MAX_CLUSTER_NAME_CHARS = 100  # assumption, see the module docstring
 MAX_CUSTOM_TAGS = 45  # SDK ClusterSpec.custom_tags: "Databricks allows at most 45 custom tags"
 MAX_SSH_KEYS = 10  # SDK ClusterSpec.ssh_public_keys: "Up to 10 keys can be specified."
+# Proto int32 fields (assumption, see the module docstring); every other integer is an int64.
+INT32_FIELDS = frozenset(
+    {"timeout_seconds", "num_workers", "min_workers", "max_workers", "autotermination_minutes"}
+    | {"max_retries", "min_retry_interval_millis"}
+)
+Mode = compute.DataSecurityMode
+# SDK DataSecurityMode: DATA_SECURITY_MODE_DEDICATED is "used by a single user specified in
+# single_user_name", SINGLE_USER its legacy alias; Terraform's databricks_cluster: single_user_name
+# "is required when using data_security_mode set to SINGLE_USER".
+SINGLE_USER_MODES = (Mode.SINGLE_USER, Mode.DATA_SECURITY_MODE_DEDICATED)
+# Terraform's databricks_cluster, data_security_mode: "If kind is specified, then the following
+# options are available: DATA_SECURITY_MODE_AUTO ..., _STANDARD ..., _DEDICATED".
+KIND_MODES = (
+    Mode.DATA_SECURITY_MODE_AUTO,
+    Mode.DATA_SECURITY_MODE_STANDARD,
+    Mode.DATA_SECURITY_MODE_DEDICATED,
+)
+# SDK ClusterSpec.is_single_node and use_ml_runtime: "This field can only be used when
+# kind = CLASSIC_PREVIEW."
+KIND_FIELDS = ("is_single_node", "use_ml_runtime")
+# Runtime keys as clusters/spark-versions lists them (SDK SparkVersion.key "for example
+# 2.1.x-scala2.11"; the SDK's select_spark_version and Terraform's databricks_spark_version read the
+# variants -ml- (cpu-ml, gpu-ml, cpu-esr-ml), -gpu-, -hls-, -photon-, -aarch64- and -esr- from the
+# key; keys seen from workspaces: 17.3.x-cpu-ml-scala2.13, 11.3.x-aarch64-scala2.12,
+# 5.5.x-cpu-esr-ml-scala2.11, 7.3.x-hls-scala2.12, 8.3.x-photon-scala2.12, and <major>.x only for
+# snapshots, 14.x-snapshot-scala2.12). A workspace refuses any other as "Invalid spark version <key>."
+# (databrickslabs/dbx issue 782, databricks/databricks-sdk-java PR 54).
+RUNTIME_KEY = re.compile(
+    r"[1-9]\d*\.(?P<minor>\d+\.x|x)(?P<variants>(?:-(?:cpu|gpu|ml|esr|hls|photon|aarch64|snapshot))*)"
+    r"-scala2\.1[0-3]"
+)
+# The workspace is a Databricks on Google Cloud one: node types are Compute Engine machine types
+# (e.g. n2-highmem-4, e2-standard-4, a2-highgpu-1g, a2-megagpu-16g, c3-standard-8-lssd, as the
+# GCP docs' "Flexible node type compatibility reference" lists them), never AWS (i3.xlarge) or Azure
+# (Standard_DS3_v2) ones; "Node type m4.large is not supported." is Databricks' refusal
+# (terraform-provider-databricks issue 220).
+# Form: <series>-<type>-<vCPUs>[<g: GPUs>][-lssd], or a shared-core <series>-micro|small|medium.
+GCP_MACHINE_TYPE = re.compile(r"[a-z][a-z0-9]*-(?:[a-z]+-\d+[a-z]*(?:-lssd)?|micro|small|medium)")
+OTHER_CLOUDS = ("aws_attributes", "azure_attributes")  # SDK: "clusters running on" AWS / Azure
+# Fields naming an id or a path: an empty string names nothing (assumption: refused).
+LIBRARY_PATHS = ("whl", "jar", "egg", "requirements")
+LIBRARY_NAMES = {"pypi": "package", "maven": "coordinates", "cran": "package"}
+CLUSTER_IDS = (
+    "node_type_id",
+    "driver_node_type_id",
+    "instance_pool_id",
+    "driver_instance_pool_id",
+    "policy_id",
+    "single_user_name",
+)
 
 
 def _check_submit_rules(request: SubmitRun) -> None:
@@ -359,6 +436,8 @@ def _check_task(task: jobs.SubmitTask, path: str, environments: set[str]) -> Non
             f"{path}.task_key {task.task_key!r} must be 1 to 100 characters of letters, digits, '_' and '-'."
         )
     where = f"Task {task.task_key!r}"
+    if task.existing_cluster_id == "":
+        raise invalid(f"{where}: existing_cluster_id must not be empty.")
     types = [name for name in TASK_TYPES if getattr(task, name) is not None]
     if len(types) != 1:
         found = ", ".join(types) or "none"
@@ -377,6 +456,7 @@ def _check_task(task: jobs.SubmitTask, path: str, environments: set[str]) -> Non
             raise invalid(
                 f"{where}: libraries[{index}] must name exactly one library ({', '.join(LIBRARY_KINDS)})."
             )
+        _check_library_names(library, f"{where}: libraries[{index}]")
     if task.new_cluster is not None:
         _check_cluster(task.new_cluster, f"{path}.new_cluster")
     if task.python_wheel_task is not None:
@@ -412,14 +492,43 @@ def _check_wheel_task(wheel: jobs.PythonWheelTask, where: str, computes: list[st
         raise invalid(f"{where}: serverless compute (environment_key) is not supported by the local runner.")
 
 
+def _check_library_names(library: compute.Library, where: str) -> None:
+    for kind in LIBRARY_PATHS:
+        if getattr(library, kind) == "":
+            raise invalid(f"{where}.{kind} must not be empty.")
+    for kind, field in LIBRARY_NAMES.items():
+        spec = getattr(library, kind)
+        if spec is not None and getattr(spec, field) == "":
+            raise invalid(f"{where}.{kind}.{field} must not be empty.")
+
+
 def _check_cluster(spec: compute.ClusterSpec, path: str) -> None:
-    """Cluster rules of :data:`CLUSTERS_CREATE_DOCS` (sources at the constants above): a
-    ``spark_version``; a size (``num_workers`` or ``autoscale``, not both) and a node type
-    (``node_type_id`` or ``instance_pool_id``) unless a policy can supply them."""
+    """Cluster rules of :data:`CLUSTERS_CREATE_DOCS` (sources at the constants above): a runtime key
+    as ``spark_version``; a size (``num_workers`` or ``autoscale``, not both) and a node type
+    (``node_type_id`` or ``instance_pool_id``) unless a policy (or a ``CLASSIC_PREVIEW`` single-node
+    spec) can supply them; Google Cloud node types and attributes only; the access modes' rules."""
     where = path or "the cluster"
     if not spec.spark_version:
         raise invalid(f"Missing required field: {_join(path, 'spark_version')}")
-    by_policy = spec.policy_id is not None or spec.is_single_node
+    _check_runtime(spec, where)
+    _check_gcp(spec, where)
+    _check_access(spec, where)
+    _check_size(spec, where)
+    minutes = spec.autotermination_minutes
+    if minutes is not None and minutes != 0 and minutes not in AUTOTERMINATION_RANGE:
+        raise invalid(f"{where}: autotermination_minutes must be 0 or between 10 and 10000, not {minutes}.")
+    if spec.cluster_name is not None and len(spec.cluster_name) > MAX_CLUSTER_NAME_CHARS:
+        raise invalid(f"{where}: cluster_name is longer than {MAX_CLUSTER_NAME_CHARS} characters.")
+    if len(spec.custom_tags or {}) > MAX_CUSTOM_TAGS:
+        raise invalid(f"{where}: at most {MAX_CUSTOM_TAGS} custom_tags.")
+    if len(spec.ssh_public_keys or []) > MAX_SSH_KEYS:
+        raise invalid(f"{where}: at most {MAX_SSH_KEYS} ssh_public_keys.")
+
+
+def _check_size(spec: compute.ClusterSpec, where: str) -> None:
+    """A size and a node type, unless a policy or a ``CLASSIC_PREVIEW`` single-node spec supplies them."""
+    classic_single_node = spec.kind is compute.Kind.CLASSIC_PREVIEW and bool(spec.is_single_node)
+    by_policy = spec.policy_id is not None or classic_single_node
     if spec.num_workers is not None and spec.autoscale is not None:
         raise invalid(f"{where}: give num_workers or autoscale, not both.")
     if spec.num_workers is None and spec.autoscale is None and not by_policy:
@@ -432,15 +541,59 @@ def _check_cluster(spec: compute.ClusterSpec, path: str) -> None:
             raise invalid(f"{where}: autoscale needs 0 <= min_workers < max_workers.")
     if spec.node_type_id is None and spec.instance_pool_id is None and not by_policy:
         raise invalid(f"{where}: give node_type_id or instance_pool_id.")
-    minutes = spec.autotermination_minutes
-    if minutes is not None and minutes != 0 and minutes not in AUTOTERMINATION_RANGE:
-        raise invalid(f"{where}: autotermination_minutes must be 0 or between 10 and 10000, not {minutes}.")
-    if spec.cluster_name is not None and len(spec.cluster_name) > MAX_CLUSTER_NAME_CHARS:
-        raise invalid(f"{where}: cluster_name is longer than {MAX_CLUSTER_NAME_CHARS} characters.")
-    if len(spec.custom_tags or {}) > MAX_CUSTOM_TAGS:
-        raise invalid(f"{where}: at most {MAX_CUSTOM_TAGS} custom_tags.")
-    if len(spec.ssh_public_keys or []) > MAX_SSH_KEYS:
-        raise invalid(f"{where}: at most {MAX_SSH_KEYS} ssh_public_keys.")
+
+
+def _check_runtime(spec: compute.ClusterSpec, where: str) -> None:
+    key = spec.spark_version or ""
+    match = RUNTIME_KEY.fullmatch(key)
+    variants = match["variants"].split("-")[1:] if match else []
+    if (
+        match is None
+        or len(set(variants)) != len(variants)
+        or (match["minor"] == "x" and "snapshot" not in variants)
+    ):
+        raise invalid(f"Invalid spark version {key}.")
+    if "photon" in variants and spec.runtime_engine is not None:
+        # SDK ClusterSpec.runtime_engine: "not compatible with legacy spark_version values that
+        # contain -photon-"
+        raise invalid(
+            f"{where}: runtime_engine cannot be set with the legacy spark_version {key}; remove -photon- "
+            "from spark_version and set runtime_engine to PHOTON."
+        )
+
+
+def _check_access(spec: compute.ClusterSpec, where: str) -> None:
+    """``kind``-only fields and access modes, a user for a dedicated cluster, no empty ids."""
+    mode = spec.data_security_mode
+    if spec.kind is not compute.Kind.CLASSIC_PREVIEW:
+        for name in KIND_FIELDS:
+            if getattr(spec, name) is not None:
+                raise invalid(f"{where}: {name} can only be used when kind = CLASSIC_PREVIEW.")
+        if mode in KIND_MODES:
+            raise invalid(
+                f"{where}: data_security_mode {mode.value} can only be used when kind = CLASSIC_PREVIEW "
+                "(use SINGLE_USER or USER_ISOLATION otherwise)."
+            )
+    for name in CLUSTER_IDS:
+        if getattr(spec, name) == "":
+            raise invalid(f"{where}: {name} must not be empty.")
+    if mode in SINGLE_USER_MODES and not spec.single_user_name:
+        raise invalid(
+            f"{where}: data_security_mode {mode.value} needs single_user_name (the user the cluster is "
+            "dedicated to)."
+        )
+
+
+def _check_gcp(spec: compute.ClusterSpec, where: str) -> None:
+    for name in OTHER_CLOUDS:
+        if getattr(spec, name) is not None:
+            raise invalid(f"{where}: {name} cannot be used in a Databricks on Google Cloud workspace.")
+    for node_type in (spec.node_type_id, spec.driver_node_type_id):
+        if node_type and not GCP_MACHINE_TYPE.fullmatch(node_type):
+            raise invalid(
+                f"Node type {node_type} is not supported. Supported node types: Google Cloud machine "
+                "types such as n2-highmem-4, e2-standard-4, n1-standard-8 or a2-highgpu-1g."
+            )
 
 
 def _check_token(token: str | None) -> None:

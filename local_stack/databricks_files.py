@@ -5,25 +5,32 @@ Served (mounted on the local runner, so ``/api/`` bearer-token authentication ap
 - ``PUT /api/2.0/fs/files{path}?overwrite=true|false``: single-shot upload of the raw body;
 - ``GET /api/2.0/fs/files{path}``: download (``Range`` honoured), ``HEAD``: metadata only;
 - ``PUT /api/2.0/fs/directories{path}``: create, with parents, idempotent;
-- ``GET /api/2.0/fs/directories{path}``: list (``page_size`` / ``page_token``).
+- ``GET /api/2.0/fs/directories{path}``: list (``page_size`` / ``page_token``), ``HEAD``: 200 if the
+  directory exists, else 404 (no body either way).
 
 That is what ``WorkspaceClient().files`` ``upload``, ``download``, ``get_metadata``,
-``create_directory`` and ``list_directory_contents`` send in databricks-sdk 0.162 for files under
-50 MiB. The SDK first tries presigned URLs (``fs/create-download-url``, ``?action=initiate-upload``);
-this stand-in does not offer them, so it answers 404/405 and the SDK falls back to the Files API on
-the workspace host, as it does on a workspace without them (larger uploads then go single-shot too).
+``create_directory``, ``get_directory_metadata`` and ``list_directory_contents`` send in
+databricks-sdk 0.162 for files under 50 MiB. The SDK first tries presigned URLs
+(``fs/create-download-url``, ``?action=initiate-upload``); this stand-in does not offer them, so it
+answers 404/405 and the SDK falls back to the Files API on the workspace host, as it does on a
+workspace without them (larger uploads then go single-shot too).
 
 Refused the way Databricks refuses, with its error body ``{"error_code": ..., "message": ...}``:
-a path not under ``/Volumes/<catalog>/<schema>/<volume>/`` or not normalised (empty, ``.`` or ``..``
-segments) is 400 ``INVALID_PARAMETER_VALUE``; ``overwrite=false`` onto an existing file is 409
-``ALREADY_EXISTS``; a missing file or directory is 404 ``NOT_FOUND``. Volumes need not be created
-first (any ``/Volumes/c/s/v`` exists). Files live on disk under the factory's ``root`` and never
-outside it.
+a path not under ``/Volumes/<catalog>/<schema>/<volume>/``, not normalised (empty, ``.`` or ``..``
+segments) or whose catalog, schema or volume is no Unity Catalog name (a space, ``.``, ``/``, an
+ASCII control character or DEL, or more than 255 characters: docs.databricks.com's "Names",
+sql-ref-names) is 400 ``INVALID_PARAMETER_VALUE`` (for such names the status is this stand-in's
+choice: a workspace has no such volume, but none was at hand to see its answer); ``overwrite=false``
+onto an existing file is 409 ``ALREADY_EXISTS``; a missing file or directory is 404 ``NOT_FOUND``.
+Volumes need not be created first: any ``/Volumes/c/s/v`` with valid names exists (an empty
+directory until something is written in it). Files live on disk under the factory's ``root`` and
+never outside it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -38,6 +45,10 @@ FILES = "/api/2.0/fs/files"
 DIRECTORIES = "/api/2.0/fs/directories"
 MAX_PAGE_SIZE = 1000  # Databricks' cap on one listing page
 _VOLUME_DEPTH = 4  # "Volumes", catalog, schema, volume
+MAX_NAME_LENGTH = 255  # of a Unity Catalog object name
+# Not allowed in a Unity Catalog object name: period, space, forward slash, ASCII control characters
+# (00-1F) and DELETE (7F) (docs.databricks.com/sql/language-manual/sql-ref-names).
+_NOT_IN_UC_NAME = re.compile(r"[. /\x00-\x1f\x7f]")
 
 
 class FilesApiError(Exception):
@@ -58,8 +69,9 @@ def volume_parts(path: str, *, file: bool) -> tuple[str, ...]:
 
     ``file=True`` needs at least one segment after the volume; a directory may be the volume itself
     (one trailing ``/`` is allowed for directories). Raises :class:`FilesApiError` (400
-    ``INVALID_PARAMETER_VALUE``) for anything outside ``/Volumes/<catalog>/<schema>/<volume>/`` or not
-    normalised (empty, ``.`` or ``..`` segments, backslashes, NUL).
+    ``INVALID_PARAMETER_VALUE``) for anything outside ``/Volumes/<catalog>/<schema>/<volume>/``, not
+    normalised (empty, ``.`` or ``..`` segments, backslashes, NUL), or whose catalog, schema or volume
+    is not a Unity Catalog name (see :func:`uc_name_problem`).
     """
     if not file and path.endswith("/") and len(path) > 1:
         path = path[:-1]
@@ -77,7 +89,28 @@ def volume_parts(path: str, *, file: bool) -> tuple[str, ...]:
             raise FilesApiError(
                 400, "INVALID_PARAMETER_VALUE", f"Invalid path {path!r}: it must be absolute and normalized"
             )
+    for kind, name in zip(("catalog", "schema", "volume"), parts[1:_VOLUME_DEPTH], strict=True):
+        problem = uc_name_problem(name)
+        if problem:
+            message = f"Invalid path {path!r}: invalid {kind} name {name!r}: {problem}"
+            raise FilesApiError(400, "INVALID_PARAMETER_VALUE", message)
     return parts
+
+
+def uc_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a Unity Catalog catalog, schema or volume; ``None`` if it can.
+
+    The rules of docs.databricks.com's "Names" (sql-ref-names): at most 255 characters, no period,
+    space, forward slash, ASCII control character (00-1F) or DELETE (7F).
+    """
+    if not name:
+        return "it is empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"it has {len(name)} characters, more than {MAX_NAME_LENGTH}"
+    bad = _NOT_IN_UC_NAME.search(name)
+    if bad:
+        return f"{bad.group()!r} is not allowed (no period, space, '/' or control character)"
+    return None
 
 
 class VolumeStore:
@@ -151,19 +184,24 @@ class VolumeStore:
         except (FileExistsError, NotADirectoryError) as err:
             raise FilesApiError(409, "ALREADY_EXISTS", f"A file exists at or above {path}.") from err
 
+    def directory_exists(self, path: str) -> bool:
+        """Whether volume directory ``path`` exists; a volume's root always does."""
+        target = self.on_disk(path, file=False)
+        return len(volume_parts(path, file=False)) == _VOLUME_DEPTH or target.is_dir()
+
     def list_directory(self, path: str, page_size: int, page_token: str | None) -> dict[str, Any]:
         """One page of directory ``path``: ``{"contents": [entry, ...], "next_page_token": "N"}``.
 
         Each entry is ``{path, name, is_directory, file_size (files only), last_modified (ms)}``,
         sorted by name; ``next_page_token`` only if more follow. 404 ``NOT_FOUND`` if ``path`` is not
-        a directory.
+        a directory (a volume's root always is).
         """
         target = self.on_disk(path, file=False)
-        if not target.is_dir():
+        if not self.directory_exists(path):
             raise FilesApiError(404, "NOT_FOUND", f"The directory {path} does not exist.")
         size = min(page_size, MAX_PAGE_SIZE) if page_size > 0 else MAX_PAGE_SIZE
         start = int(page_token) if page_token and page_token.isdigit() else 0
-        children = sorted(target.iterdir(), key=lambda child: child.name)
+        children = sorted(target.iterdir(), key=lambda child: child.name) if target.is_dir() else []
         prefix = "/" + target.relative_to(self.root).as_posix()
         contents = []
         for child in children[start : start + size]:
@@ -225,5 +263,13 @@ def files_router(root: Path | None = None) -> APIRouter:
             return JSONResponse(store.list_directory(path, page_size, page_token))
         except FilesApiError as err:
             return err.response()
+
+    @router.head(DIRECTORIES + "{path:path}")
+    async def directory_metadata(path: str) -> Response:
+        try:
+            exists = store.directory_exists(path)
+        except FilesApiError as err:
+            return err.response(head=True)
+        return Response(status_code=200 if exists else 404)
 
     return router

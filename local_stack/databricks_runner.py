@@ -7,21 +7,35 @@ and refused as Databricks refuses them (:mod:`local_stack.databricks_api`); stat
 output are reported in Databricks' shapes (:mod:`local_stack.databricks_runs`), so the provider's
 operators, hooks and triggers and ``databricks-sdk`` work unchanged.
 
+The SparkSession (the local "cluster") is created by the factory on first use, in the runner's one
+executor thread, before a task's thread starts (``main`` starts it at once): never in a task's
+thread, which a cancel interrupts. A run waiting for it is ``PENDING``; cancelling it (or deleting
+its cluster) meanwhile only marks it, and once the session is up its tasks are skipped.
+:meth:`LocalDatabricks.shutdown` stops the session and its JVM if the factory started them (one
+passed in already running, as the tests share theirs, is left running).
+
 A cancel (``runs/cancel``, or ``timeout_seconds`` running out) really stops the run: pending tasks
 are skipped; a running task's Spark jobs are cancelled through its job group, every later Spark
 job of that group is refused, and :class:`~local_stack.databricks_runs.TaskInterrupted` is raised
 in the task's thread; the run is ``TERMINATING`` until the task's code has returned and its Spark
 jobs are gone (a task that does not stop within :data:`STOP_GRACE_SECONDS` is abandoned).
+``clusters/delete`` and ``clusters/permanent-delete`` end the runs on that cluster the same way, as
+terminating a cluster ends its runs on Databricks: they end ``INTERNAL_ERROR`` / ``FAILED``
+(``CLUSTER_ERROR``).
 
-Endpoints: ``jobs/runs/submit``, ``jobs/runs/get``, ``jobs/runs/get-output``, ``jobs/runs/cancel``,
-``clusters/create``, ``clusters/get``, ``clusters/delete``, ``clusters/permanent-delete`` (and the
-Files API of :mod:`local_stack.databricks_files`); any other ``/api/`` path is 404
+Endpoints: ``jobs/runs/submit``, ``jobs/runs/get``, ``jobs/runs/get-output``, ``jobs/runs/cancel``
+(Jobs API 2.1 and 2.2), ``clusters/create``, ``clusters/get``, ``clusters/delete``,
+``clusters/permanent-delete`` (Clusters API 2.0 and 2.1), ``GET /api/2.0/preview/scim/v2/Me`` (the
+SDK's ``current_user.me()``: one fixed local identity, :data:`LOCAL_USER`, whatever the token) and
+the Files API of :mod:`local_stack.databricks_files`; any other ``/api/`` path or version is 404
 ``ENDPOINT_NOT_FOUND`` "No API found for '<METHOD> <path>'" (as Databricks answers, e.g. in public
 client tests). A request without a bearer token is 401 ``UNAUTHENTICATED`` ("Credential was not
-sent or was of an unsupported type for this API."); a wrong token is 403 ``{"error_code": 403,
-"message": "Invalid access token."}``, as a workspace answers it (databricks/databricks-sdk-go
-issues 873 and 917). Neither is retried by the provider's hook or the SDK (which raises
-``Unauthenticated`` for the 401 and ``PermissionDenied`` for the 403). For tests and benchmarks:
+sent or was of an unsupported type for this API."), whatever the mode; started with ``--token``,
+the runner answers any other token with a 403 ``{"error_code": 403, "message": "Invalid access
+token."}``, as a workspace answers it (databricks/databricks-sdk-go issues 873 and 917); started
+without it, it serves a local workspace to any bearer token. Neither refusal is retried by the
+provider's hook or the SDK (which raises ``Unauthenticated`` for the 401 and ``PermissionDenied``
+for the 403). For tests and benchmarks:
 
 - ``GET /local/stats``: ``{"cluster_starts": n, "api_calls": {endpoint: n}, "runs": n,
   "clusters_running": n, "runs_cancelled": n, "runs_timed_out": n, "spark_jobs_active": n}``
@@ -40,9 +54,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import logging
+import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -77,12 +93,14 @@ from local_stack.databricks_files import files_router
 from local_stack.databricks_runs import (
     STOP_MESSAGES,
     UPSTREAM_FAILED_MESSAGE,
+    WORKLOAD_FAILED_MESSAGE,
     Code,
     Life,
     Result,
     Run,
     TaskRun,
     TaskThread,
+    cluster_terminated_message,
     now_ms,
 )
 
@@ -90,6 +108,24 @@ log = logging.getLogger("local_databricks")
 
 STOP_GRACE_SECONDS = 60.0  # a stopped task still running after this long is abandoned
 JOBS_GONE_SECONDS = 10.0  # how long a stopped task's cancelled Spark jobs may take to end
+# The API versions these endpoints are answered under; any other is 404. The SDK and the provider
+# call Jobs 2.2 and Clusters 2.1; Jobs 2.1 (the provider's before 2.2, Airflow's DatabricksRunNow
+# docs) and Clusters 2.0 (e.g. Terraform's calls in terraform-provider-databricks issue 2521) are
+# served by workspaces too. The deprecated Jobs 2.0 takes single-task bodies this runner does not
+# parse, so it is not answered here.
+JOBS_VERSIONS = ("2.1", "2.2")
+CLUSTERS_VERSIONS = ("2.0", "2.1")
+JVM_EXIT_SECONDS = 30.0  # how long the runner's JVM may take to exit once its gateway is closed
+# The one identity of the local workspace (``GET /api/2.0/preview/scim/v2/Me``), in SCIM's shape as
+# the SDK's ``iam.User`` reads it; the product fills ``single_user_name`` from it.
+LOCAL_USER: dict[str, Any] = {
+    "id": "1000000000000001",
+    "userName": "local-runner@example.test",
+    "displayName": "Local runner",
+    "active": True,
+    "emails": [{"value": "local-runner@example.test", "type": "work", "primary": True}],
+    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+}
 
 
 class InjectedFailureError(RuntimeError):
@@ -118,6 +154,9 @@ class LocalDatabricks:
     def __init__(self, spark_factory: Callable[[], Any], base_url: str = "http://127.0.0.1") -> None:
         self._spark_factory = spark_factory
         self._spark: Any = None
+        self._owns_spark = False  # the factory started the SparkContext: shutdown stops it
+        self._owned_gateway: Any = None  # the Py4J gateway (and JVM) the factory launched, if it did
+        self.sessions_created = 0
         self._base_url = base_url
         self._ids = itertools.count(1)
         self._runs: dict[int, Run] = {}
@@ -203,11 +242,17 @@ class LocalDatabricks:
 
     # --- Clusters API -----------------------------------------------------------------------
     def create_cluster(self, request: CreateCluster) -> dict[str, str]:
-        """``clusters/create``; a token whose cluster is not terminated returns that cluster."""
+        """``clusters/create``; a token whose cluster is not terminated returns that cluster.
+
+        Raises:
+            ApiError: ``clone_from`` names a cluster that does not exist.
+        """
         token = request.idempotency_token
         with self._lock:
             if token and token in self._cluster_tokens:
                 return {"cluster_id": self._cluster_tokens[token]}
+            if request.clone_from is not None:
+                self._cluster(request.clone_from.source_cluster_id)
             cluster = Cluster(f"local-{next(self._ids):04d}", request)
             self._clusters[cluster.cluster_id] = cluster
             if token:
@@ -220,13 +265,40 @@ class LocalDatabricks:
         return self._cluster(cluster_id).describe()
 
     def delete_cluster(self, cluster_id: str, permanently: bool) -> None:
-        """``clusters/delete`` terminates; ``clusters/permanent-delete`` also forgets the cluster."""
+        """``clusters/delete`` terminates; ``clusters/permanent-delete`` also forgets the cluster.
+
+        Either ends the runs on the cluster, as terminating a cluster does on Databricks: its
+        running task runs are stopped as a cancel stops them and its pending ones are not started;
+        they end ``INTERNAL_ERROR`` / ``FAILED`` with a ``CLUSTER_ERROR`` (see
+        :mod:`local_stack.databricks_runs`).
+        """
+        message = cluster_terminated_message(cluster_id)
         with self._lock:
             cluster = self._cluster(cluster_id)
             cluster.state, cluster.deleted = "TERMINATED", permanently
             for token, owner in list(self._cluster_tokens.items()):
                 if owner == cluster_id:
                     del self._cluster_tokens[token]  # Databricks clears the token on termination
+            running = []
+            for run in self._runs.values():
+                for task in run.tasks:
+                    if task.spec.existing_cluster_id != cluster_id:
+                        continue
+                    if task.life is Life.PENDING:
+                        task.break_off(message, Code.CLUSTER_ERROR)
+                    elif task.life is Life.RUNNING:
+                        task.stopping(
+                            Result.FAILED,
+                            STOP_GRACE_SECONDS,
+                            message,
+                            Life.INTERNAL_ERROR,
+                            Code.CLUSTER_ERROR,
+                        )
+                        running.append(task)
+                if run.done and not run.end_time:
+                    run.end_time = now_ms()
+        for task in running:
+            self._interrupt(task)
 
     def _cluster(self, cluster_id: str) -> Cluster:
         cluster = self._clusters.get(cluster_id)
@@ -305,10 +377,49 @@ class LocalDatabricks:
     def _page(self, run_id: int) -> str:
         return f"{self._base_url}/#job/0/run/{run_id}"
 
-    def _session(self) -> Any:
+    def current_user(self) -> dict[str, Any]:
+        """``GET /api/2.0/preview/scim/v2/Me``: the one local identity every token stands for."""
+        return dict(LOCAL_USER)
+
+    def warm_up(self) -> None:
+        """Start the SparkSession now, in the runner's executor (before any run needs it)."""
+
+        def create() -> None:
+            try:
+                self._ensure_session()
+            except Exception:  # a run reports it when it needs the session
+                log.exception("the local SparkSession could not be started")
+
+        self._executor.submit(create)
+
+    def _ensure_session(self) -> Any:
+        """The SparkSession, created on first use. Only ever called in the executor's one thread,
+        never in a task thread: a cancel raises an exception in a task's thread, and one raised in
+        the middle of starting a JVM and a SparkContext leaves a half-made context (every later
+        session fails with SPARK-2243) or an orphaned second JVM."""
         if self._spark is None:
-            self._spark = self._spark_factory()
+            from pyspark import SparkContext
+
+            context_before, gateway_before = SparkContext._active_spark_context, SparkContext._gateway
+            spark = self._spark_factory()
+            self.sessions_created += 1
+            self._owns_spark = getattr(spark, "sparkContext", None) is not context_before
+            if SparkContext._gateway is not None and SparkContext._gateway is not gateway_before:
+                self._owned_gateway = SparkContext._gateway
+            self._spark = spark
         return self._spark
+
+    def _stop_session(self) -> None:
+        """Stop the SparkSession and the JVM if this runner started them (a shared one is left)."""
+        spark, self._spark = self._spark, None
+        if spark is not None and self._owns_spark:
+            try:
+                spark.stop()
+            except Exception:
+                log.exception("stopping the local SparkSession failed")
+        gateway, self._owned_gateway = self._owned_gateway, None
+        if gateway is not None and self._owns_spark:
+            _stop_jvm(gateway)
 
     def _execute(self, run: Run) -> None:
         timer = _timer(run.timeout_seconds, partial(self._stop, run, Result.TIMEDOUT))
@@ -326,7 +437,21 @@ class LocalDatabricks:
                 return
             if not self._may_start(run, task):
                 return
-            thread = TaskThread(partial(self._task_body, task), f"local-databricks-task-{task.run_id}")
+        try:  # here, in the executor, never in the task's (interruptible) thread; the task is PENDING
+            spark = self._ensure_session()
+        except Exception as err:
+            with self._lock:
+                if not task.done:
+                    task.break_off(
+                        f"The cluster could not start: {type(err).__name__}: {err}", Code.CLUSTER_ERROR
+                    )
+                    task.error_trace = traceback.format_exc()
+            log.exception("the local SparkSession could not be started for task run %s", task.run_id)
+            return
+        with self._lock:
+            if task.done:  # cancelled, or its cluster deleted, while the session was starting
+                return
+            thread = TaskThread(partial(self._task_body, task, spark), f"local-databricks-task-{task.run_id}")
             task.begin(thread)
         thread.start()
         timer = _timer(task.spec.timeout_seconds or 0, partial(self._stop_task, task))
@@ -342,11 +467,11 @@ class LocalDatabricks:
             self._await_jobs_gone(task)
         with self._lock:
             if task.stop_reason is not None:
-                task.finish(task.stop_reason, STOP_MESSAGES[task.stop_reason])
+                task.stopped()
             elif thread.error is not None:
                 task.error = f"{type(thread.error).__name__}: {thread.error}"
                 task.error_trace = thread.error_trace
-                task.finish(Result.FAILED, "Workload failed, see run output for details")
+                task.finish(Result.FAILED, WORKLOAD_FAILED_MESSAGE)
                 log.error("task %s of run %s failed: %s", task.task_key, run.run_id, task.error)
             else:
                 task.finish(Result.SUCCESS)
@@ -363,17 +488,15 @@ class LocalDatabricks:
         cluster_id = task.spec.existing_cluster_id
         cluster = self._clusters.get(cluster_id) if cluster_id is not None else None
         if cluster_id is not None and (cluster is None or cluster.deleted):
-            task.code = Code.RESOURCE_NOT_FOUND
-            task.error = (
-                f"Run executed on existing cluster ID {cluster_id} failed since the cluster does not exist."
+            task.break_off(
+                f"Run executed on existing cluster ID {cluster_id} failed since the cluster does not exist.",
+                Code.RESOURCE_NOT_FOUND,
             )
-            task.finish(Result.FAILED, task.error, Life.INTERNAL_ERROR)
             return False
         return True
 
-    def _task_body(self, task: TaskRun) -> None:
+    def _task_body(self, task: TaskRun, spark: Any) -> None:
         """A task's code, in its own thread: its Spark jobs go to the task run's job group."""
-        spark = self._session()
         spark.sparkContext.setJobGroup(task.job_group, f"{task.task_key} (run {task.run_id})", True)
         wheel = task.spec.python_wheel_task
         assert wheel is not None  # the only task type parse_submit_run lets through
@@ -419,7 +542,7 @@ class LocalDatabricks:
 
     def _interrupt(self, task: TaskRun) -> None:
         """Cancel the task's Spark jobs (and refuse its later ones), then raise in its thread."""
-        reason = STOP_MESSAGES[task.stop_reason or Result.CANCELED]
+        reason = task.stop_message or STOP_MESSAGES[Result.CANCELED]
         if self._spark is not None:
             try:
                 self._spark.sparkContext._jsc.sc().cancelJobGroupAndFutureJobs(task.job_group, reason)
@@ -442,15 +565,42 @@ class LocalDatabricks:
         log.warning("Spark jobs of task run %s still active after its cancel", task.run_id)
 
     def shutdown(self) -> None:
-        """Cancel what is still going, then wait for the runs to end."""
+        """Cancel what is still going, wait for the runs to end, then stop the SparkSession and its
+        JVM if this runner started them."""
         for run in list(self._runs.values()):
             self._stop(run, Result.CANCELED)
         self._executor.shutdown(wait=True)
+        self._stop_session()
+
+
+def _stop_jvm(gateway: Any) -> None:
+    """Close the Py4J gateway of a stopped SparkContext and end its JVM (PySpark leaves the JVM
+    running until this process exits: it ends when its stdin closes)."""
+    from pyspark import SparkContext
+
+    process = getattr(gateway, "proc", None)
+    try:
+        gateway.shutdown()
+    except Exception:
+        log.exception("closing the Py4J gateway failed")
+    if SparkContext._gateway is gateway:
+        SparkContext._gateway, SparkContext._jvm = None, None
+    if process is None:
+        return
+    if process.stdin is not None:
+        process.stdin.close()
+    try:
+        process.wait(timeout=JVM_EXIT_SECONDS)
+    except subprocess.TimeoutExpired:
+        log.warning("the local Spark JVM did not exit: killed")
+        process.kill()
+        process.wait()
 
 
 def _timer(seconds: int, action: Callable[[], None]) -> threading.Timer:
-    """A started daemon timer calling ``action`` after ``seconds`` (never, for 0)."""
-    timer = threading.Timer(seconds, action)
+    """A started daemon timer calling ``action`` after ``seconds`` (never, for 0). ``seconds`` is
+    capped at what a lock's timeout can hold (Jobs API timeouts are int32 seconds, far below it)."""
+    timer = threading.Timer(min(seconds, threading.TIMEOUT_MAX), action)
     timer.daemon = True
     if seconds > 0:
         timer.start()
@@ -501,12 +651,16 @@ def _error(status: int, code: str | int, message: str) -> JSONResponse:
     return JSONResponse({"error_code": code, "message": message}, status_code=status)
 
 
-def _unauthenticated(authorization: str) -> JSONResponse:
-    """401 without a token, 403 (with a numeric ``error_code``) for a wrong one, as Databricks answers."""
-    if not authorization.startswith("Bearer "):
+def _refused_credentials(authorization: str, token: str | None) -> JSONResponse | None:
+    """401 without a bearer token (whatever the mode), 403 (with a numeric ``error_code``) for one
+    that is not ``token``, as Databricks answers; ``None`` if the request may go on."""
+    scheme, _, sent = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not sent.strip():
         message = "Credential was not sent or was of an unsupported type for this API."
         return _error(401, "UNAUTHENTICATED", message)
-    return _error(403, 403, "Invalid access token.")
+    if token and sent != token:
+        return _error(403, 403, "Invalid access token.")
+    return None
 
 
 def create_app(service: LocalDatabricks, token: str | None = None) -> FastAPI:
@@ -534,57 +688,67 @@ def create_app(service: LocalDatabricks, token: str | None = None) -> FastAPI:
             return await call_next(request)
         endpoint = path.split("/", 3)[-1].removeprefix("jobs/")  # e.g. runs/submit, clusters/create
         service.api_calls[endpoint] += 1
-        authorization = request.headers.get("authorization", "")
-        if token and authorization != f"Bearer {token}":
-            return _unauthenticated(authorization)
+        refusal = _refused_credentials(request.headers.get("authorization", ""), token)
+        if refusal is not None:
+            return refusal
         response = await call_next(request)
         if service.http_faults[endpoint] > 0:  # the work is done, the answer is lost
             service.http_faults[endpoint] -= 1
             return _error(503, "TEMPORARILY_UNAVAILABLE", f"injected 503 on {endpoint}")
         return response
 
-    @app.post("/api/{version}/clusters/create")
     async def create_cluster(request: Request) -> JSONResponse:
         return JSONResponse(service.create_cluster(parse_create_cluster(await _body(request))))
 
-    @app.get("/api/{version}/clusters/get")
     async def get_cluster(request: Request) -> JSONResponse:
         cluster_id = parse_cluster_id(await _params(request), compute.ClustersAPI.get)
         return JSONResponse(service.get_cluster(cluster_id))
 
-    @app.post("/api/{version}/clusters/delete")
     async def delete_cluster(request: Request) -> JSONResponse:
         cluster_id = parse_cluster_id(await _body(request), compute.ClustersAPI.delete)
         service.delete_cluster(cluster_id, permanently=False)
         return JSONResponse({})
 
-    @app.post("/api/{version}/clusters/permanent-delete")
     async def permanent_delete_cluster(request: Request) -> JSONResponse:
         cluster_id = parse_cluster_id(await _body(request), compute.ClustersAPI.permanent_delete)
         service.delete_cluster(cluster_id, permanently=True)
         return JSONResponse({})
 
-    @app.post("/local/faults")
-    async def faults(request: Request) -> JSONResponse:
-        return JSONResponse(service.set_faults(await _body(request)))
-
-    @app.post("/api/{version}/jobs/runs/submit")
     async def submit(request: Request) -> JSONResponse:
         return JSONResponse(service.submit(parse_submit_run(await _body(request))))
 
-    @app.get("/api/{version}/jobs/runs/get")
     async def get(request: Request) -> JSONResponse:
         return JSONResponse(service.get(parse_run_id(await _params(request), jobs.JobsAPI.get_run)))
 
-    @app.get("/api/{version}/jobs/runs/get-output")
     async def get_output(request: Request) -> JSONResponse:
         run_id = parse_run_id(await _params(request), jobs.JobsAPI.get_run_output)
         return JSONResponse(service.get_output(run_id))
 
-    @app.post("/api/{version}/jobs/runs/cancel")
     async def cancel(request: Request) -> JSONResponse:
         service.cancel(parse_run_id(await _body(request), jobs.JobsAPI.cancel_run))
         return JSONResponse({})
+
+    async def me() -> JSONResponse:
+        return JSONResponse(service.current_user())
+
+    routes: list[tuple[str, tuple[str, ...], str, Callable[..., Any]]] = [
+        ("POST", CLUSTERS_VERSIONS, "clusters/create", create_cluster),
+        ("GET", CLUSTERS_VERSIONS, "clusters/get", get_cluster),
+        ("POST", CLUSTERS_VERSIONS, "clusters/delete", delete_cluster),
+        ("POST", CLUSTERS_VERSIONS, "clusters/permanent-delete", permanent_delete_cluster),
+        ("POST", JOBS_VERSIONS, "jobs/runs/submit", submit),
+        ("GET", JOBS_VERSIONS, "jobs/runs/get", get),
+        ("GET", JOBS_VERSIONS, "jobs/runs/get-output", get_output),
+        ("POST", JOBS_VERSIONS, "jobs/runs/cancel", cancel),
+        ("GET", ("2.0",), "preview/scim/v2/Me", me),
+    ]
+    for method, versions, endpoint, handler in routes:
+        for version in versions:
+            app.add_api_route(f"/api/{version}/{endpoint}", handler, methods=[method])
+
+    @app.post("/local/faults")
+    async def faults(request: Request) -> JSONResponse:
+        return JSONResponse(service.set_faults(await _body(request)))
 
     @app.get("/local/stats")
     async def stats() -> JSONResponse:
@@ -629,13 +793,16 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8089)
     parser.add_argument("--gcs-url", required=True, help="GCS emulator URL, e.g. http://127.0.0.1:9023")
     parser.add_argument("--warehouse", type=Path, required=True)
-    parser.add_argument("--token", default=None, help="require this bearer token")
+    parser.add_argument(
+        "--token", default=None, help="require this bearer token (without it, any bearer token is accepted)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     service = LocalDatabricks(
         lambda: build_local_spark(args.gcs_url, args.warehouse), f"http://127.0.0.1:{args.port}"
     )
     server = RunnerServer(service, args.port, args.token, args.host).start()
+    service.warm_up()  # the JVM starts now, not in the first run
     print(f"local Databricks runner on http://{args.host}:{args.port}", flush=True)
     try:
         while True:

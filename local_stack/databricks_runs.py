@@ -10,13 +10,22 @@ run                       ``state``                     ``status`` (termination 
 ========================  ============================  ===========================================
 waiting to start          PENDING                       PENDING
 a task running            RUNNING                       RUNNING
-cancel / timeout pending  TERMINATING                   TERMINATING, USER_CANCELED or CANCELED
+cancel / timeout pending  TERMINATING (+ cancelled)     TERMINATING, USER_CANCELED or CANCELED
 succeeded                 TERMINATED, SUCCESS           TERMINATED, SUCCESS / SUCCESS
 a task failed             TERMINATED, FAILED            TERMINATED, RUN_EXECUTION_ERROR / CLIENT_ERROR
 ``runs/cancel``           TERMINATED, CANCELED          TERMINATED, USER_CANCELED / SUCCESS
 ``timeout_seconds``       TERMINATED, TIMEDOUT          TERMINATED, CANCELED / CLIENT_ERROR
 cluster gone              INTERNAL_ERROR, FAILED        TERMINATED, RESOURCE_NOT_FOUND / CLIENT_ERROR
+cluster deleted in a run  INTERNAL_ERROR, FAILED        TERMINATED, CLUSTER_ERROR / CLIENT_ERROR
 ========================  ============================  ===========================================
+
+``user_cancelled_or_timedout`` is true from the moment a cancel or timeout is asked for (while the
+run is still ``TERMINATING``), as its ``status`` already says ``USER_CANCELED`` / ``CANCELED``. A
+failed run's ``state_message`` is Databricks' generic "Task <key> failed with message: Workload
+failed, see run output for details. This caused all downstream tasks to get skipped." (as a
+workspace words it, quoted in dagster-io/dagster issue 19715); the exception and its traceback are
+only in ``runs/get-output`` (``error``, ``error_trace``), which is where the provider reads them
+(``extract_failed_task_errors``).
 
 Sources: a cancelled run's ``state`` as a GCP workspace returned it ("Run cancelled.",
 ``user_cancelled_or_timedout: true``; flyteorg/flytekit PR 1935); the termination codes' meanings
@@ -28,6 +37,13 @@ reference and polar-rams/databricks-sdk-golang issue 6 (a scheduled job's run th
 ``runs/submit`` also takes an unknown ``existing_cluster_id`` and fails the run this way is our
 assumption). The termination *types* of cancelled and timed-out runs, "Run timed out." and the
 messages of skipped tasks other than "An upstream task failed." are our assumptions too.
+
+A run whose cluster is terminated or deleted under it (``clusters/delete``,
+``clusters/permanent-delete``) ends as Databricks ends a run that lost its compute: the task
+``INTERNAL_ERROR`` / ``FAILED`` with the SDK's ``CLUSTER_ERROR`` termination code ("The run failed
+due to a cluster error. Refer to the state message for further details"). The message, "Cluster
+<id> was terminated during the run.", is our assumption: we found no public copy of the words a
+workspace uses.
 """
 
 from __future__ import annotations
@@ -51,6 +67,8 @@ DONE = (Life.TERMINATED, Life.SKIPPED, Life.INTERNAL_ERROR)
 CANCELLED_MESSAGE = "Run cancelled."
 TIMED_OUT_MESSAGE = "Run timed out."
 UPSTREAM_FAILED_MESSAGE = "An upstream task failed."
+WORKLOAD_FAILED_MESSAGE = "Workload failed, see run output for details"
+STOPPED = (Result.CANCELED, Result.TIMEDOUT)  # the results ``user_cancelled_or_timedout`` reports
 # Why a run ended -> the termination code and type its status reports.
 TERMINATION: dict[Result, tuple[Code, Kind]] = {
     Result.SUCCESS: (Code.SUCCESS, Kind.SUCCESS),
@@ -67,8 +85,14 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _state(life: Life, result: Result | None, message: str) -> dict[str, Any]:
-    stopped = result in (Result.CANCELED, Result.TIMEDOUT)
+def cluster_terminated_message(cluster_id: str) -> str:
+    """A task whose cluster was terminated or deleted while it ran (see the module docstring)."""
+    return f"Cluster {cluster_id} was terminated during the run."
+
+
+def _state(life: Life, result: Result | None, message: str, stopping: Result | None = None) -> dict[str, Any]:
+    """``stopping``: why a ``TERMINATING`` run is stopping (it has no result yet)."""
+    stopped = (result or stopping) in STOPPED
     state = jobs.RunState(life, None, result, message, user_cancelled_or_timedout=stopped)
     return state.as_dict()
 
@@ -157,7 +181,10 @@ class TaskRun:
     error_trace: str | None = None
     start_time: int = 0
     end_time: int = 0
-    stop_reason: Result | None = None  # CANCELED / TIMEDOUT once a stop is asked for
+    stop_reason: Result | None = None  # CANCELED / TIMEDOUT (or FAILED: cluster gone) once stopping
+    stop_message: str = ""  # the message the stopped task ends with
+    stop_life: Life = Life.TERMINATED  # the life cycle state the stopped task ends in
+    stop_code: Code | None = None  # the termination code it ends with, if not the result's usual one
     stop_deadline: float | None = None  # monotonic time after which a stopping task is abandoned
     thread: TaskThread | None = None
 
@@ -177,9 +204,34 @@ class TaskRun:
     def begin(self, thread: TaskThread) -> None:
         self.life, self.start_time, self.thread = Life.RUNNING, now_ms(), thread
 
-    def stopping(self, reason: Result, grace_seconds: float) -> None:
+    def stopping(
+        self,
+        reason: Result,
+        grace_seconds: float,
+        message: str | None = None,
+        life: Life = Life.TERMINATED,
+        code: Code | None = None,
+    ) -> None:
+        """Stop the running task: it ends ``life`` / ``reason`` with ``message`` (by default the
+        message of a cancel or timeout) once its code has returned."""
         self.life, self.stop_reason = Life.TERMINATING, reason
+        self.stop_message = STOP_MESSAGES.get(reason, "") if message is None else message
+        self.stop_life, self.stop_code = life, code
         self.stop_deadline = time.monotonic() + grace_seconds
+
+    def stopped(self) -> None:
+        """The stopping task's code has returned (or was abandoned): end it as :meth:`stopping` said."""
+        assert self.stop_reason is not None
+        if self.stop_code is not None:
+            self.code = self.stop_code
+        if self.stop_life is Life.INTERNAL_ERROR:
+            self.error = self.stop_message
+        self.finish(self.stop_reason, self.stop_message, self.stop_life)
+
+    def break_off(self, message: str, code: Code) -> None:
+        """End the task ``INTERNAL_ERROR`` / ``FAILED`` without running it (its cluster is gone)."""
+        self.code, self.error = code, message
+        self.finish(Result.FAILED, message, Life.INTERNAL_ERROR)
 
     def finish(self, result: Result, message: str = "", life: Life = Life.TERMINATED) -> None:
         self.life, self.result, self.message, self.end_time = life, result, message, now_ms()
@@ -189,12 +241,12 @@ class TaskRun:
         self.finish(result, message, Life.SKIPPED)
 
     def state(self) -> dict[str, Any]:
-        return _state(self.life, self.result, self.message)
+        return _state(self.life, self.result, self.message or self.stop_message, self.stop_reason)
 
     def status(self) -> dict[str, Any]:
         result = self.result or self.stop_reason
-        message = self.message or (STOP_MESSAGES.get(result, "") if result else "")
-        return _status(self.life, result, message, self.code)
+        message = self.message or self.stop_message
+        return _status(self.life, result, message, self.code or self.stop_code)
 
     def describe(self, page_url: str) -> dict[str, Any]:
         """The task run as ``runs/get`` shows it: its settings, ids, state and status."""
@@ -243,9 +295,9 @@ class Run:
         if broken:
             return Life.INTERNAL_ERROR, Result.FAILED, broken[0].message, broken[0].code
         failed = [task for task in self.tasks if task.result is Result.FAILED]
-        if failed:
+        if failed:  # the error itself is in the task run's output only, as on Databricks
             message = (
-                f"Task {failed[0].task_key} failed with message: {failed[0].error}. "
+                f"Task {failed[0].task_key} failed with message: {failed[0].message}. "
                 "This caused all downstream tasks to get skipped."
             )
             return Life.TERMINATED, Result.FAILED, message, None
@@ -256,7 +308,7 @@ class Run:
 
     def state(self) -> dict[str, Any]:
         life, result, message, _ = self._outcome()
-        return _state(life, result, message)
+        return _state(life, result, message, self.stop_reason)
 
     def status(self) -> dict[str, Any]:
         life, result, message, code = self._outcome()

@@ -6,7 +6,7 @@ import argparse
 import logging
 from dataclasses import dataclass
 
-from spark_tasks.contract import SchemaPolicy
+from batch_documents import SchemaPolicy, TableNames
 from spark_tasks.tables import TableRef
 
 log = logging.getLogger(__name__)
@@ -33,14 +33,8 @@ def parse_job_args(argv: list[str], description: str) -> JobArgs:
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--manifest", required=True, help="URI of the batch manifest (gs://...)")
-    for kind, default in (
-        ("stage", "stage_zn_new"),
-        ("target", "target_zn_new"),
-        ("rejects", "rejects_zn_new"),
-        ("ledger", "ledger_zn_new"),
-        ("audit", "audit_zn_new"),
-    ):
-        parser.add_argument(f"--{kind}_table", f"--{kind}-table", default=default)
+    for parameter, default in TableNames().as_parameters().items():
+        parser.add_argument(f"--{parameter}", f"--{parameter.replace('_', '-')}", default=default)
     parser.add_argument(
         "--schema_policy",
         "--schema-policy",
@@ -57,15 +51,17 @@ def parse_job_args(argv: list[str], description: str) -> JobArgs:
     if unknown:
         log.warning("ignoring parameters this job does not take: %s", " ".join(unknown))
 
+    names = TableNames.from_parameters(vars(args))
+
     def table(name: str) -> TableRef:
         return TableRef(name, args.tables_root)
 
     return JobArgs(
         manifest_uri=args.manifest,
-        stage=table(args.stage_table),
-        target=table(args.target_table),
-        rejects=table(args.rejects_table),
-        ledger=table(args.ledger_table),
-        audit=table(args.audit_table),
+        stage=table(names.stage),
+        target=table(names.target),
+        rejects=table(names.rejects),
+        ledger=table(names.ledger),
+        audit=table(names.audit),
         schema_policy=SchemaPolicy(args.schema_policy),
     )

@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from pyspark.sql.types import DateType, StringType, StructField, StructType, TimestampType
 
+from batch_documents import SchemaPolicy  # also the jobs' schema_policy parameter
 from spark_tasks import lineage
 
 CONTRACT_VERSION = 1
@@ -115,14 +116,6 @@ class QuarantineReason(StrEnum):
     INVALID_COLUMN_NAME = "invalid_column_name"
     RESERVED_COLUMN_NAME = "reserved_column_name"
     UNREADABLE = "unreadable"  # reading the object failed the Spark job; the error is the detail
-
-
-class SchemaPolicy(StrEnum):
-    """What happens to columns the contract does not know."""
-
-    ADD = "add"  # added to stage and target as nullable strings
-    RESCUE = "rescue"  # kept as a JSON object in RESCUED_DATA
-    FAIL = "fail"  # the object is quarantined
 
 
 _COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]{0,127}")

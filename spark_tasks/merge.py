@@ -8,19 +8,17 @@ that commit and does not merge again, so the target and the counts are those of 
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
+from batch_documents import Manifest, MergeResult, Outcome
 from spark_tasks import lineage, storage
 from spark_tasks.cli import JobArgs, parse_job_args
 from spark_tasks.contract import KEY_COLUMN
-from spark_tasks.manifest import BatchManifest, parse_manifest
 from spark_tasks.schemas import AUDIT_DDL, TARGET_DDL, TARGET_PROPERTIES
 from spark_tasks.tables import TableRef
 from spark_tasks.transforms import latest_per_key
@@ -34,22 +32,6 @@ HISTORY_DEPTH = 500  # commits searched for an earlier attempt's MERGE of the sa
 
 class ReconciliationError(RuntimeError):
     """Counts that must add up did not: the batch is not trusted."""
-
-
-@dataclass(frozen=True)
-class MergeResult:
-    batch_id: str
-    rows_loaded: int
-    keys_in_batch: int
-    superseded_in_batch: int
-    inserted: int
-    updated: int
-    stale_skipped: int
-    target_rows: int
-    target_version: int
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
 
 
 def merge_marker(batch_id: str) -> str:
@@ -101,7 +83,7 @@ def _execute_merge(spark: SparkSession, target: TableRef, latest: DataFrame, bat
         spark.conf.unset(COMMIT_METADATA_CONF)
 
 
-def run_merge(spark: SparkSession, manifest: BatchManifest, args: JobArgs) -> MergeResult:
+def run_merge(spark: SparkSession, manifest: Manifest, args: JobArgs) -> MergeResult:
     """Merge the staged rows of one batch into the target (at most once) and audit the counts."""
     if manifest.dry_run:
         raise ValueError(f"batch {manifest.batch_id} is a dry run: it is validated and reported, not merged")
@@ -189,9 +171,9 @@ def write_audit(spark: SparkSession, args: JobArgs, result: MergeResult) -> None
     ledger = args.ledger.read(spark).where(F.col("batch_id") == result.batch_id)
     stats = ledger.agg(
         F.count("*").alias("objects"),
-        F.count(F.when(F.col("outcome") == "loaded", 1)).alias("objects_loaded"),
-        F.count(F.when(F.col("outcome") == "quarantined", 1)).alias("objects_quarantined"),
-        F.count(F.when(F.col("outcome") == "duplicate", 1)).alias("objects_duplicate"),
+        F.count(F.when(F.col("outcome") == Outcome.LOADED.value, 1)).alias("objects_loaded"),
+        F.count(F.when(F.col("outcome") == Outcome.QUARANTINED.value, 1)).alias("objects_quarantined"),
+        F.count(F.when(F.col("outcome") == Outcome.DUPLICATE.value, 1)).alias("objects_duplicate"),
         F.coalesce(F.sum("records_read"), F.lit(0)).alias("records_read"),
         F.coalesce(F.sum("rows_rejected"), F.lit(0)).alias("rows_rejected"),
         F.max("recorded_at").alias("merged_at"),
@@ -229,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_job_args(sys.argv[1:] if argv is None else argv, description=__doc__ or "")
     spark = SparkSession.builder.getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
-    manifest = parse_manifest(storage.read_text(spark, args.manifest_uri))
+    manifest = Manifest.from_json(storage.read_text(spark, args.manifest_uri))
     result = run_merge(spark, manifest, args)
     storage.write_text(spark, manifest.merge_result_uri, result.to_json())
     log.info(

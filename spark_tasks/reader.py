@@ -16,6 +16,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from batch_documents import ManifestObject
 from spark_tasks import lineage
 from spark_tasks.contract import (
     CONTRACT_COLUMNS,
@@ -24,7 +25,6 @@ from spark_tasks.contract import (
     RESCUED_DATA,
     SchemaPolicy,
 )
-from spark_tasks.manifest import ManifestObject
 from spark_tasks.validation import trim_whitespace
 
 RAW_RECORD = "_raw_record"  # working column; the rejects table calls it raw_record

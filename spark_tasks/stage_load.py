@@ -9,13 +9,12 @@ counted the same way, and nothing is written to any table.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from py4j.protocol import Py4JJavaError
@@ -23,6 +22,7 @@ from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
+from batch_documents import Destination, Manifest, ManifestObject, ObjectOutcome, Outcome, StageResult
 from spark_tasks import lineage, storage
 from spark_tasks.cli import JobArgs, parse_job_args
 from spark_tasks.contract import (
@@ -32,7 +32,6 @@ from spark_tasks.contract import (
     QuarantineReason,
     SchemaPolicy,
 )
-from spark_tasks.manifest import BatchManifest, ManifestObject, parse_manifest
 from spark_tasks.probe import ProbeResult, probe_object
 from spark_tasks.reader import RAW_RECORD, READ_ORDER, read_records, with_record_index
 from spark_tasks.schemas import LEDGER_DDL, REJECTS_DDL, STAGE_DDL
@@ -41,7 +40,6 @@ from spark_tasks.validation import REJECT_DETAIL, REJECT_REASON, classify_record
 
 log = logging.getLogger(__name__)
 
-LOADED, QUARANTINED, DUPLICATE = "loaded", "quarantined", "duplicate"
 NOT_UTF8 = "_not_utf8"
 PROBE_THREADS = 8  # header probes are small reads that mostly wait on storage; read a few at once
 SPARK_ERRORS = (PySparkException, Py4JJavaError)  # what a failed Spark action raises in Python
@@ -58,42 +56,6 @@ class Origin:
     name: str
     ingested_at: datetime
     object_seq: int
-
-
-@dataclass(frozen=True)
-class ObjectOutcome:
-    """What happened to one object; ``destination`` tells the DAG where to move it."""
-
-    name: str
-    outcome: str
-    destination: str
-    records_read: int = 0
-    rows_loaded: int = 0
-    rows_rejected: int = 0
-    reason: str | None = None
-    detail: str | None = None
-    duplicate_of: str | None = None
-
-
-@dataclass(frozen=True)
-class StageResult:
-    batch_id: str
-    schema_policy: str
-    objects: list[ObjectOutcome] = field(default_factory=list)
-    dry_run: bool = False
-    reject_reasons: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def rows_staged(self) -> int:
-        return sum(o.rows_loaded for o in self.objects)
-
-    def to_json(self) -> str:
-        doc = asdict(self) | {
-            "rows_staged": self.rows_staged,
-            "records_read": sum(o.records_read for o in self.objects),
-            "rows_rejected": sum(o.rows_rejected for o in self.objects),
-        }
-        return json.dumps(doc, indent=2, sort_keys=True)
 
 
 def object_identity(obj: ManifestObject) -> str | None:
@@ -134,7 +96,7 @@ def _earlier_loads(
     seq = F.col("object_seq") if "object_seq" in table.columns else F.lit(0)  # ledgers of release 1
     return (
         table.where(
-            (F.col("outcome") == LOADED)
+            (F.col("outcome") == Outcome.LOADED.value)
             & (F.col("batch_id") != batch_id)
             & (F.col("md5_hash").isin(md5s) | F.col("crc32c").isin(crcs))
         )
@@ -178,7 +140,7 @@ def replay_origins(objects: Sequence[ManifestObject], earlier: Sequence[Row]) ->
 
 def stage_rows(
     valid: DataFrame,
-    manifest: BatchManifest,
+    manifest: Manifest,
     extra_columns: Sequence[str],
     origins: Mapping[str, Origin] | None = None,
 ) -> DataFrame:
@@ -207,7 +169,7 @@ def stage_rows(
     return rows.select(*contract, *extra_columns, *lineage.STAGE_LINEAGE_COLUMNS)
 
 
-def reject_rows(rejected: DataFrame, manifest: BatchManifest) -> DataFrame:
+def reject_rows(rejected: DataFrame, manifest: Manifest) -> DataFrame:
     return rejected.select(
         F.lit(manifest.batch_id).alias("batch_id"),
         F.col(lineage.SOURCE_OBJECT).alias("source_object"),
@@ -219,7 +181,7 @@ def reject_rows(rejected: DataFrame, manifest: BatchManifest) -> DataFrame:
     )
 
 
-def ledger_rows(spark: SparkSession, manifest: BatchManifest, outcomes: list[ObjectOutcome]) -> DataFrame:
+def ledger_rows(spark: SparkSession, manifest: Manifest, outcomes: list[ObjectOutcome]) -> DataFrame:
     by_name = {o.name: o for o in outcomes}
     rows = [
         (
@@ -229,7 +191,7 @@ def ledger_rows(spark: SparkSession, manifest: BatchManifest, outcomes: list[Obj
             obj.size,
             obj.md5_hash,
             obj.crc32c,
-            by_name[obj.name].outcome,
+            by_name[obj.name].outcome.value,  # plain text: Spark ships rows to the JVM pickled
             by_name[obj.name].reason,
             by_name[obj.name].detail,
             by_name[obj.name].duplicate_of,
@@ -260,7 +222,7 @@ def probe_objects(
 
 
 def screen_objects(
-    spark: SparkSession, manifest: BatchManifest, args: JobArgs
+    spark: SparkSession, manifest: Manifest, args: JobArgs
 ) -> tuple[dict[str, ObjectOutcome], list[tuple[ManifestObject, tuple[str, ...]]]]:
     """Outcomes of the objects that are not read (bad header, re-delivered bytes) and the readable rest."""
     policy = args.schema_policy
@@ -270,7 +232,11 @@ def screen_objects(
     for obj, probe in zip(manifest.objects, probe_objects(spark, manifest.objects, policy), strict=True):
         if probe.quarantine:
             outcomes[obj.name] = ObjectOutcome(
-                obj.name, QUARANTINED, "quarantine", reason=probe.quarantine.value, detail=probe.detail
+                obj.name,
+                Outcome.QUARANTINED,
+                Destination.QUARANTINE,
+                reason=probe.quarantine.value,
+                detail=probe.detail,
             )
         else:
             assert probe.header is not None
@@ -283,9 +249,9 @@ def screen_objects(
         if obj.name in duplicates:
             outcomes[obj.name] = ObjectOutcome(
                 obj.name,
-                DUPLICATE,
-                "archive",
-                reason="duplicate",
+                Outcome.DUPLICATE,
+                Destination.ARCHIVE,
+                reason=Outcome.DUPLICATE.value,
                 detail=f"same bytes as {duplicates[obj.name]}",
                 duplicate_of=duplicates[obj.name],
             )
@@ -413,13 +379,17 @@ def read_quarantining_unreadable(
             raise
     for name, error in unreadable.items():
         outcomes[name] = ObjectOutcome(
-            name, QUARANTINED, "quarantine", reason=QuarantineReason.UNREADABLE.value, detail=error
+            name,
+            Outcome.QUARANTINED,
+            Destination.QUARANTINE,
+            reason=QuarantineReason.UNREADABLE.value,
+            detail=error,
         )
     readable = [(obj, header) for obj, header in readable if obj.name not in unreadable]
     return (readable, *read_and_tally(spark, readable, policy))
 
 
-def run_stage_load(spark: SparkSession, manifest: BatchManifest, args: JobArgs) -> StageResult:
+def run_stage_load(spark: SparkSession, manifest: Manifest, args: JobArgs) -> StageResult:
     """Stage one batch and say, per object, what happened to it and where it goes."""
     if not manifest.dry_run:
         for table, ddl in ((args.stage, STAGE_DDL), (args.rejects, REJECTS_DDL), (args.ledger, LEDGER_DDL)):
@@ -453,26 +423,28 @@ def run_stage_load(spark: SparkSession, manifest: BatchManifest, args: JobArgs) 
         if tally.not_utf8:
             outcomes[obj.name] = ObjectOutcome(
                 obj.name,
-                QUARANTINED,
-                "quarantine",
+                Outcome.QUARANTINED,
+                Destination.QUARANTINE,
                 reason=QuarantineReason.NOT_UTF8.value,
                 detail="the object holds bytes that are not valid UTF-8",
             )
         else:
             read, rejected = tally.read, tally.rejected
-            outcomes[obj.name] = ObjectOutcome(obj.name, LOADED, "archive", read, read - rejected, rejected)
+            outcomes[obj.name] = ObjectOutcome(
+                obj.name, Outcome.LOADED, Destination.ARCHIVE, read, read - rejected, rejected
+            )
             reject_reasons.update(tally.reject_reasons)
     ordered = [outcomes[obj.name] for obj in manifest.objects]
     if not manifest.dry_run:
         _replace_batch(
             args.ledger, ledger_rows(spark, manifest, ordered), manifest.batch_id, merge_schema=True
         )
-    return StageResult(manifest.batch_id, policy.value, ordered, manifest.dry_run, dict(reject_reasons))
+    return StageResult(manifest.batch_id, policy, tuple(ordered), manifest.dry_run, dict(reject_reasons))
 
 
 def _write_batch(
     args: JobArgs,
-    manifest: BatchManifest,
+    manifest: Manifest,
     kept: DataFrame,
     extras: list[str],
     origins: Mapping[str, Origin],
@@ -497,7 +469,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_job_args(sys.argv[1:] if argv is None else argv, description=__doc__ or "")
     spark = SparkSession.builder.getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
-    manifest = parse_manifest(storage.read_text(spark, args.manifest_uri))
+    manifest = Manifest.from_json(storage.read_text(spark, args.manifest_uri))
     result = run_stage_load(spark, manifest, args)
     storage.write_text(spark, manifest.stage_result_uri, result.to_json())
     log.info(

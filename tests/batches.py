@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from order_tracking.batch import MANIFEST_NAME, StagedObject, batch_dir, build_manifest, manifest_json
+from order_tracking.batch import MANIFEST_NAME, StagedObject, batch_dir, build_manifest
 from order_tracking.claims import claim_objects
 from spark_tasks.contract import STATUSES
 
@@ -40,7 +40,7 @@ def upload_batch(
     assert len(claimed) == len(objects)
     manifest = build_manifest(batch_id, bucket.name, batches_prefix, claimed, created_at, **manifest_options)
     name = batch_dir(batches_prefix, batch_id) + MANIFEST_NAME
-    bucket.blob(name).upload_from_string(manifest_json(manifest))
+    bucket.blob(name).upload_from_string(manifest.to_json())
     return f"gs://{bucket.name}/{name}"
 
 

@@ -6,8 +6,10 @@ import time, before any test module imports Airflow.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,6 +21,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="order-tracking-airflow-"))
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)  # pytest's tmp dirs come later
 os.environ.update(
     {
         "AIRFLOW_HOME": str(_AIRFLOW_HOME),

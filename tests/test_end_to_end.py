@@ -9,11 +9,12 @@ gets its own Delta tables folder.
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,40 @@ import pytest
 from local_stack.databricks_runner import RunnerServer
 from local_stack.samples import sample_objects
 from tests.batches import expected_target
+from tests.run_states import AFTER_THE_CUT, SPARK_STEPS, by_task, ending
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark]
 DAG_ID = "order_tracking_incremental_load"
+# ``airflow dags test`` runs a deferred task's trigger in line until it fires: a sensor waiting on
+# an empty prefix would wait for ever. This runs it with each trigger bounded as the triggerer
+# bounds a deferral; at the bound the trigger reports "Trigger timeout" as an error event, which the
+# sensor turns into its soft-fail skip (the triggerer's own timeout is its ``__fail__`` resumption:
+# tests/dags covers that one, tests/live watches a real triggerer).
+TRIGGERS_TIME_OUT = """
+import asyncio, sys
+from airflow.__main__ import main
+from airflow.sdk.definitions import dag as dag_module
+from airflow.triggers.base import TriggerEvent
+
+seconds = float(sys.argv.pop(1))
+run_in_line = dag_module._run_inline_trigger
+
+def bounded(trigger, ti):
+    unbounded = trigger.run
+
+    async def run():
+        try:
+            yield await asyncio.wait_for(anext(unbounded()), seconds)
+        except TimeoutError:
+            yield TriggerEvent({"status": "error", "message": "Trigger timeout"})
+
+    trigger.run = run
+    return run_in_line(trigger, ti)
+
+dag_module._run_inline_trigger = bounded
+sys.argv[0] = "airflow"
+main()
+"""
 
 
 @pytest.fixture
@@ -36,15 +68,19 @@ def run_dag(airflow_local_env: dict[str, str], tmp_path: Path) -> Any:
         conf: dict[str, Any] | None = None,
         on_line: Callable[[str], None] | None = None,
         expect_success: bool = True,
+        triggers_time_out_after: float | None = None,
         **settings: str,
     ) -> str:
-        """``on_line`` sees the output line by line while the run goes on (to act at a given moment)."""
+        """``on_line`` sees the output line by line while the run goes on (to act at a given moment);
+        ``triggers_time_out_after`` bounds each deferral (seconds; see TRIGGERS_TIME_OUT)."""
         env = airflow_local_env | {
             "ORDER_TRACKING_TABLES_ROOT": str(tables),
             "ORDER_TRACKING_RUN_DEADLINE_SECONDS": "0",  # `dags test` cannot evaluate deadlines
         }
         env |= {f"ORDER_TRACKING_{key.upper()}": value for key, value in settings.items()}
         command = [sys.executable, "-m", "airflow", "dags", "test", DAG_ID]
+        if triggers_time_out_after is not None:
+            command[1:3] = ["-c", TRIGGERS_TIME_OUT, str(triggers_time_out_after)]
         if conf is not None:
             command += ["--conf", json.dumps(conf)]
         if on_line is None:
@@ -67,7 +103,19 @@ def run_dag(airflow_local_env: dict[str, str], tmp_path: Path) -> Any:
         assert process.returncode == 0, output[-6000:]
         return output
 
+    def task_states() -> dict[str, str | None]:
+        """``{task_id: state}`` of the latest run, from the metadata DB ``airflow dags test`` wrote."""
+        database = airflow_local_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
+        with sqlite3.connect(database) as db:
+            rows = db.execute(
+                "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = ? AND run_id = "
+                "(SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1)",
+                (DAG_ID, DAG_ID),
+            ).fetchall()
+        return by_task({task if index < 0 else f"{task}[{index}]": state for task, index, state in rows})
+
     run.tables = tables  # type: ignore[attr-defined]
+    run.task_states = task_states  # type: ignore[attr-defined]
     return run
 
 
@@ -115,13 +163,14 @@ def test_one_dag_run_loads_merges_and_archives_on_one_cluster(
         assert wheel["named_parameters"]["manifest"].endswith("/manifest.json")
     assert service.cluster_starts - starts == 1  # both steps on the run's one cluster
     assert service.stats()["clusters_running"] == running  # the teardown deleted it
+    assert run_dag.task_states() == ending("check_feed_freshness")  # something to load: no feed check
 
 
 def test_a_placeholder_or_a_sub_folder_object_does_not_start_a_run(
     run_dag: Any, bucket: Any, gcs: Any, databricks: RunnerServer
 ) -> None:
     """The sensor keeps waiting past them (it defers); a stray non-CSV object arriving later is
-    quarantined without a cluster or a Spark step."""
+    quarantined without a cluster or a Spark step (``has_csv_objects`` short-circuits them)."""
     bucket.blob("staging_zn/").upload_from_string(b"")
     bucket.blob("staging_zn/sub/old.csv").upload_from_string(b"tracking_num\n")  # sub-folders are ignored
     calls = sum(databricks.service.api_calls.values())
@@ -139,6 +188,7 @@ def test_a_placeholder_or_a_sub_folder_object_does_not_start_a_run(
     assert _names(gcs, "staging_zn/") == ["staging_zn/", "staging_zn/sub/old.csv"]  # never moved
     assert [n.rsplit("/", 1)[-1] for n in _names(gcs, "quarantine/")] == ["notes (1).json"]
     assert _names(gcs, "_state/") == ["_state/feed_heartbeat.json"]  # the stale-feed clock started
+    assert run_dag.task_states() == ending("check_feed_freshness", *SPARK_STEPS)
 
 
 def test_a_dry_run_on_named_objects_validates_and_reports_without_writing(
@@ -161,6 +211,30 @@ def test_a_dry_run_on_named_objects_validates_and_reports_without_writing(
     assert result["reject_reasons"] == ({"invalid_status": bad_rows} if bad_rows else {})
     assert '"dry_run": true' in output  # the report task's summary
     assert [n for n in _names(gcs, "_batches/") if "/objects/" in n] == []  # its batch copy discarded
+    # named objects: no sensor; writes_enabled short-circuits the merge, the cluster still goes
+    assert run_dag.task_states() == ending("wait_for_objects", "check_feed_freshness", "merge")
+
+
+def test_a_run_that_finds_nothing_to_load_checks_the_feed_and_finds_it_stale(
+    run_dag: Any, bucket: Any, gcs: Any, databricks: RunnerServer
+) -> None:
+    """Nothing arrives: the sensor times out and is skipped (soft fail), ``cut_batch`` skips the
+    rest of the run, and only ``check_feed_freshness`` runs: the last cut is two days old, so it
+    raises the stale-feed alert."""
+    last_seen = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    heartbeat = json.dumps({"last_batch_id": "long_ago", "last_cut_at": last_seen})
+    bucket.blob("_state/feed_heartbeat.json").upload_from_string(heartbeat)
+    bucket.blob("staging_zn/").upload_from_string(b"")  # a placeholder is not something to load
+    calls = sum(databricks.service.api_calls.values())
+
+    output = run_dag(triggers_time_out_after=3, stale_feed_seconds="3600")
+
+    assert run_dag.task_states() == ending("wait_for_objects", "cut_batch", *AFTER_THE_CUT)
+    assert "Skipping due to soft_fail" in output
+    assert "[order-tracking] STALE FEED no new object for 2 days" in output  # no channel set: logged
+    assert sum(databricks.service.api_calls.values()) == calls
+    assert _names(gcs, "staging_zn/") == ["staging_zn/"]
+    assert bucket.blob("_state/feed_heartbeat.json").download_as_bytes().decode() == heartbeat  # unmoved
 
 
 def test_replaying_a_day_repairs_a_damaged_target_and_moves_nothing(

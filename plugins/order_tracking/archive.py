@@ -12,14 +12,15 @@ import hashlib
 from datetime import date
 from typing import Any
 
-from order_tracking.batch import NOT_CSV
+from batch_documents import Destination, Manifest, ManifestObject, StageResult
 
-DESTINATIONS = ("archive", "quarantine")
-# A batch copy that only served a dry run or a replay: deleted once the run is done, so that only
-# the copies of a held batch (claimed, not yet moved) ever stay under the batches prefix.
-DISCARD = "discard"
+MOVED_TO = (Destination.ARCHIVE, Destination.QUARANTINE)  # the destinations with a folder
 MAX_NAME_BYTES = 1024  # Cloud Storage's limit on an object name (UTF-8)
-Placement = tuple[dict[str, Any], str]  # (manifest entry of the object, destination)
+Placement = tuple[ManifestObject, Destination]  # an object of the batch, and where its copy goes
+
+
+class PlacementError(ValueError):
+    """The stage result and the manifest disagree about which objects the batch holds."""
 
 
 def destination_folder(prefix: str, run_date: date, batch_id: str) -> str:
@@ -43,39 +44,42 @@ def destination_name(folder: str, name: str, staging_prefix: str) -> str:
     return folder + tag + tail
 
 
-def _entry(item: dict[str, Any] | str) -> dict[str, Any]:
-    return {"name": item} if isinstance(item, str) else item  # version 1 listed not-CSV names only
-
-
-def placements(manifest: dict[str, Any], stage_result: dict[str, Any] | None) -> list[Placement]:
+def placements(manifest: Manifest, stage_result: StageResult | None) -> list[Placement]:
     """Where each object of the batch goes: the stage job's verdict, and quarantine for non-CSV objects.
 
     Dry runs and replays move nothing: a dry run leaves the feed as it found it, and replayed
-    objects are already in the archive. Their batch copies are discarded.
+    objects are already in the archive. Their batch copies are discarded (``Destination.DISCARD``).
+    ``stage_result`` is None for a batch without CSV objects (no stage job ran).
+
+    Raises:
+        PlacementError: the stage result names an object the manifest does not list.
     """
-    if manifest.get("dry_run") or manifest.get("mode") == "replay":
-        copies = [*manifest.get("objects", []), *map(_entry, manifest.get(NOT_CSV, []))]
-        return [(entry, DISCARD) for entry in copies if entry.get("snapshot")]
-    entries = {entry["name"]: entry for entry in manifest.get("objects", [])}
-    staged = [
-        (entries.get(obj["name"], {"name": obj["name"]}), obj["destination"])
-        for obj in (stage_result or {}).get("objects", [])
-    ]
-    return staged + [(_entry(item), "quarantine") for item in manifest.get(NOT_CSV, [])]
+    if not manifest.moves_objects:
+        return [(entry, Destination.DISCARD) for entry in manifest.entries if entry.snapshot]
+    entries = {entry.name: entry for entry in manifest.objects}
+    outcomes = stage_result.objects if stage_result is not None else ()
+    strangers = sorted(outcome.name for outcome in outcomes if outcome.name not in entries)
+    if strangers:
+        raise PlacementError(
+            f"the stage result of batch {manifest.batch_id} names objects its manifest does not list: "
+            + ", ".join(repr(name) for name in strangers)
+        )
+    staged = [(entries[outcome.name], outcome.destination) for outcome in outcomes]
+    return staged + [(entry, Destination.QUARANTINE) for entry in manifest.not_csv]
 
 
-def planned_move(entry: dict[str, Any], destination: str | None) -> dict[str, Any]:
-    """One object's move: from its batch copy (or, for a version 1 manifest, from the object by
-    generation) to ``destination``, with the checksums that recognise it there."""
-    snapshot = entry.get("snapshot")
+def planned_move(entry: ManifestObject, destination: str | None) -> dict[str, Any]:
+    """One object's move (``MoveObjectGenerationsOperator``'s ``moves`` item): from its batch copy
+    (or, for a version 1 manifest, from the object by generation) to ``destination``, with the
+    checksums that recognise it there. ``destination`` None discards the batch copy."""
     return {
-        "name": entry["name"],
-        "source": snapshot or entry["name"],
-        "source_generation": None if snapshot else entry.get("generation"),
+        "name": entry.name,
+        "source": entry.snapshot or entry.name,
+        "source_generation": None if entry.snapshot else entry.generation,
         "destination": destination,
-        "md5_hash": entry.get("md5_hash"),
-        "crc32c": entry.get("crc32c"),
-        "size": entry.get("size"),
+        "md5_hash": entry.md5_hash,
+        "crc32c": entry.crc32c,
+        "size": entry.size,
     }
 
 
@@ -88,20 +92,21 @@ def move_groups(
     staging_prefix: str,
     run_date: date,
 ) -> list[dict[str, Any]]:
-    """One ``MoveObjectGenerationsOperator`` argument set (``moves``) per non-empty destination.
+    """One ``MoveObjectGenerationsOperator`` argument set (``{"moves": [...]}``) per non-empty
+    destination: archive, then quarantine.
 
     An empty list means nothing to move: the mapped move task is then skipped. Discarded batch
     copies form a group of their own, whose moves have no destination.
     """
-    prefixes = {"archive": archive_prefix, "quarantine": quarantine_prefix}
+    prefixes = {Destination.ARCHIVE: archive_prefix, Destination.QUARANTINE: quarantine_prefix}
     groups = []
-    discards = [planned_move(entry, None) for entry, where in moves if where == DISCARD]
-    for destination in DESTINATIONS:
+    discards = [planned_move(entry, None) for entry, where in moves if where is Destination.DISCARD]
+    for destination in MOVED_TO:
         folder = destination_folder(prefixes[destination], run_date, batch_id)
         planned = [
-            planned_move(entry, destination_name(folder, entry["name"], staging_prefix))
+            planned_move(entry, destination_name(folder, entry.name, staging_prefix))
             for entry, where in moves
-            if where == destination
+            if where is destination
         ]
         if planned:
             groups.append({"moves": planned})

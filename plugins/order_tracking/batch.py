@@ -17,15 +17,13 @@ Rules (documented in the README):
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-MANIFEST_VERSION = 2  # 2: each object names its batch copy ("snapshot"); not_csv lists entries
-NOT_CSV = "not_csv"
+from batch_documents import Manifest, ManifestObject, RunMode, gcs_uri
+
 MANIFEST_NAME = "manifest.json"
 MAX_BATCH_ID_LENGTH = 120
 STAGE_RESULT_NAME = "stage_result.json"
@@ -118,57 +116,51 @@ def snapshot_name(batches_prefix: str, batch_id: str, name: str, generation: str
     return f"{batch_dir(batches_prefix, batch_id)}{SNAPSHOTS_FOLDER}{digest}-{generation}.csv"
 
 
-def manifest_entry(obj: StagedObject) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "name": obj.name,
-        "generation": obj.generation,
-        "size": obj.size,
-        "md5_hash": obj.md5_hash,
-        "crc32c": obj.crc32c,
-        "created": obj.created.isoformat() if obj.created else None,
-    }
-    if obj.snapshot is not None:
-        entry["snapshot"] = obj.snapshot
-    return entry
+def manifest_object(bucket: str, seq: int, obj: StagedObject) -> ManifestObject:
+    """The manifest's entry for ``obj``, ``seq``-th of its list (1 = oldest)."""
+    return ManifestObject.in_bucket(
+        bucket,
+        seq,
+        obj.name,
+        generation=obj.generation,
+        size=obj.size,
+        md5_hash=obj.md5_hash,
+        crc32c=obj.crc32c,
+        created=obj.created.isoformat() if obj.created else None,
+        snapshot=obj.snapshot,
+    )
 
 
 def build_manifest(
     batch_id: str,
     bucket: str,
     batches_prefix: str,
-    objects: list[StagedObject],
+    objects: Sequence[StagedObject],
     created_at: datetime,
     *,
-    mode: str = "incremental",
+    mode: RunMode = RunMode.INCREMENTAL,
     dry_run: bool = False,
     not_csv: Iterable[StagedObject] = (),
-) -> dict[str, Any]:
-    """The manifest document the Spark jobs read (``spark_tasks.manifest`` parses it).
+) -> Manifest:
+    """The manifest the Spark jobs read (``batch_documents.Manifest``; ``to_json`` is the document).
 
     ``mode`` is ``incremental`` (new staging objects), ``objects`` (named by hand) or ``replay``
     (archived objects, loaded again: nothing is moved and re-delivery checks are off). ``not_csv``
     objects are never read by Spark: the run quarantines them. Each object's ``snapshot`` (its
-    batch copy) is where its bytes are read and moved from.
+    batch copy) is where its bytes are read and moved from. The results go next to the manifest.
     """
     folder = batch_dir(batches_prefix, batch_id)
-    return {
-        "version": MANIFEST_VERSION,
-        "batch_id": batch_id,
-        "bucket": bucket,
-        "created_at": created_at.isoformat(),
-        "mode": mode,
-        "dry_run": dry_run,
-        NOT_CSV: [manifest_entry(obj) for obj in not_csv],
-        "objects": [manifest_entry(obj) for obj in objects],
-        "results": {
-            "stage": f"gs://{bucket}/{folder}{STAGE_RESULT_NAME}",
-            "merge": f"gs://{bucket}/{folder}{MERGE_RESULT_NAME}",
-        },
-    }
-
-
-def manifest_json(manifest: dict[str, Any]) -> str:
-    return json.dumps(manifest, indent=2, sort_keys=True)
+    return Manifest(
+        batch_id=batch_id,
+        bucket=bucket,
+        created_at=created_at,
+        objects=tuple(manifest_object(bucket, seq, obj) for seq, obj in enumerate(objects, start=1)),
+        stage_result_uri=gcs_uri(bucket, folder + STAGE_RESULT_NAME),
+        merge_result_uri=gcs_uri(bucket, folder + MERGE_RESULT_NAME),
+        mode=mode,
+        dry_run=dry_run,
+        not_csv=tuple(manifest_object(bucket, seq, obj) for seq, obj in enumerate(not_csv, start=1)),
+    )
 
 
 def archive_day_prefixes(archive_prefix: str, start: datetime, end: datetime) -> list[str]:

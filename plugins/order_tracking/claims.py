@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from google.api_core.exceptions import NotFound, PreconditionFailed
 
@@ -35,6 +35,17 @@ WORKERS = 8  # copies and deletes mostly wait on Cloud Storage; a few at a time,
 GONE = (NotFound, PreconditionFailed)  # the generation named is no longer the live one (or none is)
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class Claimed(Protocol):
+    """An object as a batch holds it: a manifest entry or a claimed ``StagedObject``."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def generation(self) -> str | None: ...
+    @property
+    def snapshot(self) -> str | None: ...
 
 
 class ClaimError(RuntimeError):
@@ -119,24 +130,26 @@ def claim_objects(
     return [obj for obj in claimed if obj is not None]
 
 
-def _release(bucket: Any, entry: dict[str, Any]) -> bool:
+def _release(bucket: Any, entry: Claimed) -> bool:
+    assert entry.generation is not None
     try:
-        bucket.blob(entry["name"]).delete(if_generation_match=int(entry["generation"]))
+        bucket.blob(entry.name).delete(if_generation_match=int(entry.generation))
     except GONE:
         log.info(
             "not released: %r generation %s (bucket %s) is already gone or overwritten; newer bytes "
             "under that name, if any, stay for the next run",
-            entry["name"],
-            entry["generation"],
+            entry.name,
+            entry.generation,
             bucket.name,
         )
         return False
     return True
 
 
-def release_originals(bucket: Any, entries: Iterable[dict[str, Any]]) -> int:
-    """Delete the claimed generation of each original that has a batch copy; idempotent."""
-    claimed = [entry for entry in entries if entry.get("snapshot") and entry.get("generation")]
+def release_originals(bucket: Any, entries: Iterable[Claimed]) -> int:
+    """Delete the claimed generation of each original that has a batch copy; idempotent.
+    Returns how many originals this call deleted."""
+    claimed = [entry for entry in entries if entry.snapshot and entry.generation]
     return sum(_each(lambda entry: _release(bucket, entry), claimed))
 
 

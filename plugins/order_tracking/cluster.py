@@ -10,38 +10,53 @@ the cluster spec stops one that Airflow lost track of.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from airflow.providers.databricks.hooks.databricks import DatabricksHook
 from airflow.sdk import setup, teardown
 
 from order_tracking.config import PipelineConfig
-from order_tracking.databricks_jobs import create_cluster_payload
+from order_tracking.databricks_jobs import create_cluster_payload, needs_single_user
 from order_tracking.idempotency import step_token
 
 log = logging.getLogger(__name__)
 CREATE_CLUSTER = ("POST", "2.1/clusters/create")
 PERMANENT_DELETE_CLUSTER = ("POST", "2.1/clusters/permanent-delete")
+CURRENT_USER = (
+    "GET",
+    "2.0/preview/scim/v2/Me",
+)  # SCIM Me: userName (an application id for a service principal)
 
 
 @setup
-def start_cluster(batch: dict[str, Any], dag_run: Any = None) -> str:
-    """Create (or find again, on a retry) the run's cluster and return its id; it starts in the background."""
+def start_cluster(batch: dict[str, Any], pipeline_config: Mapping[str, Any], dag_run: Any = None) -> str:
+    """Create (or find again, on a retry) the run's cluster and return its id; it starts in the background.
+
+    ``batch`` is ``cut_batch``'s summary, ``pipeline_config`` the DAG's ``PipelineConfig.to_dict()``.
+    The id is what the Spark steps run on (their ``existing_cluster_id``) and what ``stop_cluster``
+    deletes.
+    """
     assert dag_run is not None, "Airflow passes the DAG run from the task context"
     dag_id, run_id = dag_run.dag_id, dag_run.run_id
-    config = PipelineConfig.from_env()
+    config = PipelineConfig.from_dict(pipeline_config)
     token = step_token(dag_id, run_id, "cluster")
-    payload = create_cluster_payload(config, dag_id, run_id, batch["batch_id"], token)
-    response = DatabricksHook(config.databricks_conn_id)._do_api_call(CREATE_CLUSTER, payload)
+    hook = DatabricksHook(config.databricks_conn_id)
+    # Dedicated access needs the owner named: the identity the connection's token belongs to.
+    single_user = hook._do_api_call(CURRENT_USER, {})["userName"] if needs_single_user(config) else None
+    payload = create_cluster_payload(
+        config, dag_id, run_id, batch["batch_id"], token, single_user=single_user
+    )
+    response = hook._do_api_call(CREATE_CLUSTER, payload)
     cluster_id = str(response["cluster_id"])
     log.info("batch %s runs on cluster %s (%s)", batch["batch_id"], cluster_id, payload["cluster_name"])
     return cluster_id
 
 
 @teardown
-def stop_cluster(cluster_id: str) -> None:
+def stop_cluster(cluster_id: str, pipeline_config: Mapping[str, Any]) -> None:
     """Delete the run's cluster, whatever became of the steps that ran on it."""
-    config = PipelineConfig.from_env()
+    config = PipelineConfig.from_dict(pipeline_config)
     DatabricksHook(config.databricks_conn_id)._do_api_call(
         PERMANENT_DELETE_CLUSTER, {"cluster_id": cluster_id}
     )

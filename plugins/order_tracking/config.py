@@ -2,7 +2,8 @@
 
 Environment variables are read when the DAG file is parsed: that costs no I/O and no metadata-DB
 round trip (unlike Airflow Variables), and it is the only thing that differs between Composer and
-the local stack apart from Airflow connections.
+the local stack apart from Airflow connections. The tasks get the configuration read then as an
+argument (:meth:`PipelineConfig.to_dict`, a JSON-able mapping), not by reading the environment again.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from batch_documents import SchemaPolicy, TableNames
 
 ENV_PREFIX = "ORDER_TRACKING_"
 
@@ -25,6 +28,28 @@ DEFAULT_CLUSTER_SPEC: dict[str, Any] = {
     # The run's teardown deletes the cluster; this only stops one that Airflow lost track of.
     "autotermination_minutes": 30,
 }
+DEFAULT_TABLES = TableNames()
+
+
+class ConfigError(ValueError):
+    """A configuration the pipeline cannot run with: an unknown key, a value that is not a number
+    where one is needed, a duration that is not positive, a cluster spec that is not a JSON object
+    with a ``spark_version``. Raised when the DAG file is parsed, so a bad setting is an import
+    error naming the variable, not a failure after objects were claimed."""
+
+
+# Durations and counts that must be positive (0 would mean "at once" or "never"); the run deadline
+# and the retries may be 0 (no deadline, no retry).
+_POSITIVE = (
+    "max_objects_per_run",
+    "sensor_poke_seconds",
+    "sensor_timeout_seconds",
+    "databricks_poll_seconds",
+    "step_timeout_seconds",
+    "retry_delay_seconds",
+    "stale_feed_seconds",
+)
+_NOT_NEGATIVE = ("task_retries", "run_deadline_seconds")
 
 
 @dataclass(frozen=True)
@@ -37,12 +62,12 @@ class PipelineConfig:
     quarantine_prefix: str = "quarantine/"
     batches_prefix: str = "_batches/"
     state_prefix: str = "_state/"  # the feed heartbeat the stale-feed check reads
-    stage_table: str = "stage_zn_new"
-    target_table: str = "target_zn_new"
-    rejects_table: str = "rejects_zn_new"
-    ledger_table: str = "ledger_zn_new"
-    audit_table: str = "audit_zn_new"
-    schema_policy: str = "add"  # unknown columns: add | rescue | fail
+    stage_table: str = DEFAULT_TABLES.stage
+    target_table: str = DEFAULT_TABLES.target
+    rejects_table: str = DEFAULT_TABLES.rejects
+    ledger_table: str = DEFAULT_TABLES.ledger
+    audit_table: str = DEFAULT_TABLES.audit
+    schema_policy: str = SchemaPolicy.ADD.value  # unknown columns: add | rescue | fail
     tables_root: str = ""  # empty: catalog tables on Databricks; a folder: path tables (local)
     gcp_conn_id: str = "google_cloud_default"
     databricks_conn_id: str = "databricks_default"
@@ -64,22 +89,70 @@ class PipelineConfig:
     smtp_conn_id: str = "smtp_default"
     slack_conn_id: str = ""  # a Slack incoming-webhook connection; empty: no Slack alerts
 
+    def __post_init__(self) -> None:
+        for name in _POSITIVE:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{_variable(name)} must be a positive number, not {getattr(self, name)}")
+        for name in _NOT_NEGATIVE:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{_variable(name)} must be 0 or more, not {getattr(self, name)}")
+        if self.schema_policy not in {policy.value for policy in SchemaPolicy}:
+            choices = ", ".join(policy.value for policy in SchemaPolicy)
+            raise ConfigError(
+                f"{_variable('schema_policy')} must be one of {choices}, not {self.schema_policy!r}"
+            )
+        spec = self.cluster_spec
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("spark_version"), str):
+            raise ConfigError(f"{_variable('cluster_spec')} must be a JSON object with a spark_version")
+        tags = spec.get("custom_tags", {})
+        if not isinstance(tags, Mapping) or not all(isinstance(v, str) for v in tags.values()):
+            raise ConfigError(f"{_variable('cluster_spec')}: custom_tags must be an object of strings")
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PipelineConfig:
-        """Defaults overridden by ``ORDER_TRACKING_<FIELD>`` (``CLUSTER_SPEC`` is JSON)."""
+        """Defaults overridden by ``ORDER_TRACKING_<FIELD>`` (``CLUSTER_SPEC`` is JSON).
+
+        Raises:
+            ConfigError: a value that cannot be read or that the pipeline cannot run with.
+        """
         env = os.environ if environ is None else environ
         overrides: dict[str, Any] = {}
         for name, default in cls.__dataclass_fields__.items():
             raw = env.get(ENV_PREFIX + name.upper())
             if raw is None:
                 continue
-            if name == "cluster_spec":
-                overrides[name] = json.loads(raw)
-            elif isinstance(default.default, int):
-                overrides[name] = int(raw)
-            else:
-                overrides[name] = raw
+            try:
+                if name == "cluster_spec":
+                    overrides[name] = json.loads(raw)
+                elif isinstance(default.default, int):
+                    overrides[name] = int(raw)
+                else:
+                    overrides[name] = raw
+            except ValueError as err:
+                raise ConfigError(f"{_variable(name)}={raw!r} cannot be read: {err}") from err
         return cls(**overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-able (``cluster_spec`` as a plain dict): what the DAG hands its tasks."""
+        return asdict(self) | {"cluster_spec": json.loads(json.dumps(dict(self.cluster_spec)))}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> PipelineConfig:
+        """The configuration :meth:`to_dict` gave. Raises ConfigError on keys this class does not have."""
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown configuration keys: {', '.join(unknown)}")
+        return cls(**values)
+
+    @property
+    def tables(self) -> TableNames:
+        return TableNames(
+            stage=self.stage_table,
+            target=self.target_table,
+            rejects=self.rejects_table,
+            ledger=self.ledger_table,
+            audit=self.audit_table,
+        )
 
     @property
     def alert_recipients(self) -> list[str]:
@@ -91,3 +164,8 @@ class PipelineConfig:
 
     def gcs_uri(self, name: str) -> str:
         return f"gs://{self.bucket}/{name}"
+
+
+def _variable(name: str) -> str:
+    """The environment variable that sets a field, as the README names it."""
+    return ENV_PREFIX + name.upper()

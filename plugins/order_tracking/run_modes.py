@@ -21,7 +21,8 @@ from typing import Any
 
 from airflow.sdk import Param
 
-INCREMENTAL, OBJECTS, REPLAY = "incremental", "objects", "replay"
+from batch_documents import RunMode
+
 BACKFILL_RUN_TYPE = "backfill"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -32,7 +33,7 @@ class RunRequestError(ValueError):
 
 @dataclass(frozen=True)
 class RunRequest:
-    mode: str
+    mode: RunMode
     dry_run: bool = False
     objects: tuple[str, ...] = ()
     replay_start: datetime | None = None  # replayed: objects archived in [replay_start, replay_end)
@@ -84,13 +85,13 @@ def resolve_run_request(
             raise RunRequestError("a backfill run needs a data interval to know what to replay")
         # Cron schedules use trigger timetables in Airflow 3: the interval is the logical instant.
         interval_end = max(interval_end, interval_start + timedelta(microseconds=1))
-        return RunRequest(REPLAY, dry_run, replay_start=interval_start, replay_end=interval_end)
+        return RunRequest(RunMode.REPLAY, dry_run, replay_start=interval_start, replay_end=interval_end)
     if objects:
-        return RunRequest(OBJECTS, dry_run, objects=objects)
+        return RunRequest(RunMode.OBJECTS, dry_run, objects=objects)
     if replay_date:
         if not _DATE.match(replay_date):
             raise RunRequestError(f"replay_date {replay_date!r} is not a YYYY-MM-DD date")
         day = date.fromisoformat(replay_date)
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        return RunRequest(REPLAY, dry_run, replay_start=start, replay_end=start + timedelta(days=1))
-    return RunRequest(INCREMENTAL, dry_run)
+        return RunRequest(RunMode.REPLAY, dry_run, replay_start=start, replay_end=start + timedelta(days=1))
+    return RunRequest(RunMode.INCREMENTAL, dry_run)

@@ -1,15 +1,21 @@
 """The DAG's Python tasks: pick the source, cut the batch (claim + manifest), plan the moves, report,
 watch the feed.
 
-Each reads the pipeline configuration from the worker's environment when it runs. They talk to
-GCS through the Google provider's ``GCSHook`` (its ``google-cloud-storage`` client) so that the same
-code runs against Cloud Storage on Composer and against the emulator locally.
+Each task that needs the pipeline configuration takes it as its ``pipeline_config`` argument: the
+``PipelineConfig.to_dict()`` the DAG file read when it was parsed. The batch documents they write
+and read are ``batch_documents``' types. They talk to GCS through the Google provider's ``GCSHook``
+(its ``google-cloud-storage`` client) so that the same code runs against Cloud Storage on Composer
+and against the emulator locally.
+
+``cut_batch`` returns the batch summary (:func:`batch_summary`), whose keys later tasks and the
+Databricks steps take as XComArgs (``batch["manifest_uri"]``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +24,7 @@ from airflow.sdk import TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from google.api_core.exceptions import PreconditionFailed
 
+from batch_documents import Manifest, MergeResult, Outcome, RunMode, StageResult
 from order_tracking.alerts import SUBJECT_PREFIX, send_alert
 from order_tracking.archive import move_groups, placements
 from order_tracking.batch import (
@@ -30,20 +37,12 @@ from order_tracking.batch import (
     batch_id_for_run,
     build_manifest,
     is_csv_name,
-    manifest_json,
     oldest_first,
     select_batch,
 )
 from order_tracking.claims import claim_objects, release_originals
 from order_tracking.config import PipelineConfig
-from order_tracking.run_modes import (
-    INCREMENTAL,
-    OBJECTS,
-    REPLAY,
-    RunRequest,
-    RunRequestError,
-    resolve_run_request,
-)
+from order_tracking.run_modes import RunRequest, RunRequestError, resolve_run_request
 
 log = logging.getLogger(__name__)
 SENSOR_TASK_ID = "wait_for_objects"
@@ -66,23 +65,33 @@ def _list(hook: GCSHook, bucket: str, prefix: str, delimiter: str | None = None)
     return [_staged(blob) for blob in hook.get_conn().list_blobs(bucket, prefix=prefix, delimiter=delimiter)]
 
 
+def _read(hook: GCSHook, bucket: str, name: str) -> bytes:
+    return bytes(hook.download(bucket_name=bucket, object_name=name))
+
+
 def _read_json(hook: GCSHook, bucket: str, name: str) -> dict[str, Any]:
-    return json.loads(hook.download(bucket_name=bucket, object_name=name).decode("utf-8"))
+    return dict(json.loads(_read(hook, bucket, name).decode("utf-8")))
 
 
 def _write_json(hook: GCSHook, bucket: str, name: str, doc: dict[str, Any]) -> None:
     hook.upload(bucket, name, data=json.dumps(doc, indent=2, sort_keys=True), mime_type="application/json")
 
 
-def _batch_summary(manifest: dict[str, Any], manifest_uri: str) -> dict[str, Any]:
+def batch_summary(manifest: Manifest, manifest_uri: str) -> dict[str, Any]:
+    """What ``cut_batch`` returns (one XCom per key)::
+
+    {"batch_id": str, "manifest_uri": "gs://...", "created_at": ISO 8601 date-time,
+     "mode": "incremental" | "objects" | "replay", "dry_run": bool,
+     "objects": number of CSV objects, "not_csv": number of not-CSV objects}
+    """
     return {
-        "batch_id": manifest["batch_id"],
+        "batch_id": manifest.batch_id,
         "manifest_uri": manifest_uri,
-        "created_at": manifest["created_at"],
-        "mode": manifest.get("mode", INCREMENTAL),
-        "dry_run": bool(manifest.get("dry_run", False)),
-        "objects": len(manifest["objects"]),
-        "not_csv": len(manifest.get("not_csv", [])),
+        "created_at": manifest.created_at.isoformat(),
+        "mode": manifest.mode.value,
+        "dry_run": manifest.dry_run,
+        "objects": len(manifest.objects),
+        "not_csv": len(manifest.not_csv),
     }
 
 
@@ -105,7 +114,7 @@ def choose_source(
     """Wait for new staging objects (incremental runs) or go straight to the batch (objects, replay)."""
     request = _request(params, dag_run, data_interval_start, data_interval_end)
     log.info("run mode: %s%s", request.mode, " (dry run)" if request.dry_run else "")
-    return SENSOR_TASK_ID if request.mode == INCREMENTAL else CUT_BATCH_TASK_ID
+    return SENSOR_TASK_ID if request.mode is RunMode.INCREMENTAL else CUT_BATCH_TASK_ID
 
 
 def _named_objects(hook: GCSHook, config: PipelineConfig, names: tuple[str, ...]) -> list[StagedObject]:
@@ -137,46 +146,45 @@ def _choose_objects(
     hook: GCSHook, config: PipelineConfig, request: RunRequest
 ) -> tuple[list[StagedObject], list[StagedObject]]:
     """``(CSV objects, not-CSV objects)`` this run processes, as listed (name, generation, checksums)."""
-    if request.mode == OBJECTS:
+    if request.mode is RunMode.OBJECTS:
         named = _named_objects(hook, config, request.objects)
         return [o for o in named if is_csv_name(o.name)], [o for o in named if not is_csv_name(o.name)]
-    if request.mode == REPLAY:
+    if request.mode is RunMode.REPLAY:
         return _archived_objects(hook, config, request), []
     listed = _list(hook, config.bucket, config.staging_prefix, "/")
     return select_batch(listed, config.staging_prefix, config.max_objects_per_run)
 
 
-def _write_manifest_once(bucket: Any, name: str, manifest: dict[str, Any]) -> dict[str, Any]:
+def _write_manifest_once(bucket: Any, name: str, manifest: Manifest) -> Manifest:
     """Write the batch's manifest unless one is there already (a concurrent attempt): then use that one."""
     try:
         bucket.blob(name).upload_from_string(
-            manifest_json(manifest), content_type="application/json", if_generation_match=0
+            manifest.to_json(), content_type="application/json", if_generation_match=0
         )
     except PreconditionFailed:
-        log.warning("another attempt wrote the manifest of batch %s first: using it", manifest["batch_id"])
-        return dict(json.loads(bucket.blob(name).download_as_bytes().decode("utf-8")))
+        log.warning("another attempt wrote the manifest of batch %s first: using it", manifest.batch_id)
+        return Manifest.from_json(bucket.blob(name).download_as_bytes())
     return manifest
 
 
 def _finish_cut(
-    hook: GCSHook, bucket: Any, config: PipelineConfig, manifest: dict[str, Any], manifest_uri: str
+    hook: GCSHook, bucket: Any, config: PipelineConfig, manifest: Manifest, manifest_uri: str
 ) -> dict[str, Any]:
     """What follows the manifest, for the first attempt and any retry alike (every step idempotent):
     the originals of a loading run give way to their batch copies, and the feed heartbeat moves on."""
-    mode, dry_run = manifest.get("mode", INCREMENTAL), bool(manifest.get("dry_run", False))
-    if mode in (INCREMENTAL, OBJECTS) and not dry_run:
-        entries = [*manifest["objects"], *manifest.get("not_csv", [])]
-        released = release_originals(bucket, [entry for entry in entries if isinstance(entry, dict)])
-        log.info("released %d original(s) of batch %s from staging", released, manifest["batch_id"])
-    if mode == INCREMENTAL:
-        heartbeat = {"last_batch_id": manifest["batch_id"], "last_cut_at": manifest["created_at"]}
+    if manifest.moves_objects:
+        released = release_originals(bucket, manifest.entries)
+        log.info("released %d original(s) of batch %s from staging", released, manifest.batch_id)
+    if manifest.mode is RunMode.INCREMENTAL:
+        heartbeat = {"last_batch_id": manifest.batch_id, "last_cut_at": manifest.created_at.isoformat()}
         _write_json(hook, config.bucket, config.state_prefix + HEARTBEAT_NAME, heartbeat)
-    return _batch_summary(manifest, manifest_uri)
+    return batch_summary(manifest, manifest_uri)
 
 
-@task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+@task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, multiple_outputs=True)
 def cut_batch(
     sensed: Any,
+    pipeline_config: Mapping[str, Any],
     *,
     params: dict[str, Any] | None = None,
     dag_run: Any = None,
@@ -185,13 +193,18 @@ def cut_batch(
     data_interval_end: Any = None,
 ) -> dict[str, Any]:
     """Claim this run's objects by generation and freeze the batch in a manifest; skip the rest of
-    the run if there is nothing to do.
+    the run if there is nothing to do. Returns the batch summary (:func:`batch_summary`).
 
     ``sensed`` is the sensor's result (true once an object is directly under the staging prefix;
-    none when it timed out). A retry finds the manifest and only finishes what follows it.
+    none when it was skipped: nothing arrived). A retry finds the manifest and only finishes what
+    follows it.
+
+    Raises:
+        AirflowSkipException: nothing to load (the rest of the run is skipped).
+        AirflowFailException: a contradictory trigger form, or named objects that do not exist.
     """
     assert run_id is not None, "Airflow passes the run id from the task context"
-    config = PipelineConfig.from_env()
+    config = PipelineConfig.from_dict(pipeline_config)
     hook = GCSHook(gcp_conn_id=config.gcp_conn_id)
     bucket = hook.get_conn().bucket(config.bucket)
     batch_id = batch_id_for_run(run_id)
@@ -200,10 +213,11 @@ def cut_batch(
     manifest_uri = config.gcs_uri(manifest_name)
     if hook.exists(config.bucket, manifest_name):
         log.info("reusing the manifest of batch %s written by an earlier attempt", batch_id)
-        return _finish_cut(hook, bucket, config, _read_json(hook, config.bucket, manifest_name), manifest_uri)
+        manifest = Manifest.from_json(_read(hook, config.bucket, manifest_name))
+        return _finish_cut(hook, bucket, config, manifest, manifest_uri)
 
     request = _request(params, dag_run, data_interval_start, data_interval_end)
-    if request.mode == INCREMENTAL and not sensed:
+    if request.mode is RunMode.INCREMENTAL and not sensed:
         raise AirflowSkipException(f"no new object under gs://{config.bucket}/{config.staging_prefix}")
     csv_objects, not_csv = _choose_objects(hook, config, request)
     if not csv_objects and not not_csv:
@@ -235,8 +249,8 @@ def cut_batch(
         batch_id,
         request.mode,
         ", dry run" if request.dry_run else "",
-        len(manifest["objects"]),
-        len(manifest["not_csv"]),
+        len(manifest.objects),
+        len(manifest.not_csv),
         config.gcs_uri(folder),
         manifest_uri,
     )
@@ -256,53 +270,57 @@ def writes_enabled(batch: dict[str, Any]) -> bool:
 
 
 @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
-def plan_moves(batch: dict[str, Any]) -> list[dict[str, Any]]:
+def plan_moves(batch: dict[str, Any], pipeline_config: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Plan each object's move from its batch copy to its original name under archive/ or
-    quarantine/ (from the stage job's per-object result), grouped by destination."""
-    config = PipelineConfig.from_env()
+    quarantine/ (from the stage job's per-object result), grouped by destination: the
+    ``expand_kwargs`` of the mapped ``move_objects`` (see ``order_tracking.archive.move_groups``)."""
+    config = PipelineConfig.from_dict(pipeline_config)
     hook = GCSHook(gcp_conn_id=config.gcp_conn_id)
     folder = batch_dir(config.batches_prefix, batch["batch_id"])
-    manifest = _read_json(hook, config.bucket, folder + MANIFEST_NAME)
+    manifest = Manifest.from_json(_read(hook, config.bucket, folder + MANIFEST_NAME))
     stage_result = (
-        _read_json(hook, config.bucket, folder + STAGE_RESULT_NAME) if manifest["objects"] else None
+        StageResult.from_json(_read(hook, config.bucket, folder + STAGE_RESULT_NAME))
+        if manifest.objects
+        else None
     )
-    cut_date = datetime.fromisoformat(batch["created_at"]).date()
     return move_groups(
         placements(manifest, stage_result),
-        batch["batch_id"],
+        manifest.batch_id,
         archive_prefix=config.archive_prefix,
         quarantine_prefix=config.quarantine_prefix,
         staging_prefix=config.staging_prefix,
-        run_date=cut_date,
+        run_date=manifest.created_at.date(),  # the cut date
     )
 
 
 @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
-def report(batch: dict[str, Any]) -> dict[str, Any]:
+def report(batch: dict[str, Any], pipeline_config: Mapping[str, Any]) -> dict[str, Any]:
     """Log and return the batch's counts from the stage and merge results."""
-    config = PipelineConfig.from_env()
+    config = PipelineConfig.from_dict(pipeline_config)
     hook = GCSHook(gcp_conn_id=config.gcp_conn_id)
     folder = batch_dir(config.batches_prefix, batch["batch_id"])
     summary: dict[str, Any] = {
         key: batch[key] for key in ("batch_id", "mode", "dry_run", "objects", "not_csv")
     }
     if batch["objects"]:
-        stage = _read_json(hook, config.bucket, folder + STAGE_RESULT_NAME)
-        outcomes = [obj["outcome"] for obj in stage["objects"]]
+        stage = StageResult.from_json(_read(hook, config.bucket, folder + STAGE_RESULT_NAME))
         summary |= {
-            "loaded": outcomes.count("loaded"),
-            "quarantined": outcomes.count("quarantined"),
-            "duplicates": outcomes.count("duplicate"),
-            "records_read": stage["records_read"],
-            "rows_staged": stage["rows_staged"],
-            "rows_rejected": stage["rows_rejected"],
-            "reject_reasons": stage.get("reject_reasons", {}),
+            "loaded": stage.count(Outcome.LOADED),
+            "quarantined": stage.count(Outcome.QUARANTINED),
+            "duplicates": stage.count(Outcome.DUPLICATE),
+            "records_read": stage.records_read,
+            "rows_staged": stage.rows_staged,
+            "rows_rejected": stage.rows_rejected,
+            "reject_reasons": dict(stage.reject_reasons),
         }
     if batch["objects"] and not batch["dry_run"]:
-        merged = _read_json(hook, config.bucket, folder + MERGE_RESULT_NAME)
+        merged = MergeResult.from_json(_read(hook, config.bucket, folder + MERGE_RESULT_NAME))
         summary |= {
-            key: merged[key]
-            for key in ("inserted", "updated", "stale_skipped", "superseded_in_batch", "target_rows")
+            "inserted": merged.inserted,
+            "updated": merged.updated,
+            "stale_skipped": merged.stale_skipped,
+            "superseded_in_batch": merged.superseded_in_batch,
+            "target_rows": merged.target_rows,
         }
     log.info("batch summary: %s", json.dumps(summary, sort_keys=True))
     return summary
@@ -314,6 +332,7 @@ def feed_age(heartbeat: dict[str, Any], now: datetime) -> timedelta:
 
 @task(trigger_rule=TriggerRule.ALL_SKIPPED)
 def check_feed_freshness(
+    pipeline_config: Mapping[str, Any],
     params: dict[str, Any] | None = None,
     dag_run: Any = None,
     data_interval_start: Any = None,
@@ -325,9 +344,9 @@ def check_feed_freshness(
     runs on named objects say nothing about the feed.
     """
     request = _request(params, dag_run, data_interval_start, data_interval_end)
-    if request.mode != INCREMENTAL:
+    if request.mode is not RunMode.INCREMENTAL:
         raise AirflowSkipException(f"a {request.mode} run says nothing about the feed")
-    config = PipelineConfig.from_env()
+    config = PipelineConfig.from_dict(pipeline_config)
     hook = GCSHook(gcp_conn_id=config.gcp_conn_id)
     name = config.state_prefix + HEARTBEAT_NAME
     now = datetime.now(UTC)

@@ -1,13 +1,12 @@
 """The pure parts of the end-to-end sections and of the page: no Spark, no Airflow.
 
-The latency breakdown must account for the whole latency whatever the timeline, and a run of some
-sections must keep the other sections an earlier run left on the page (also one written before the
-JSON held each section's markdown).
+The latency breakdown must account for the whole latency whatever the timeline, a run of some
+sections must keep the other sections an earlier run left on the page, and every section the page
+links to has its heading in the hand-written notes.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from bench import report
 from bench.latency import PATH, Breakdown, critical_path
 from bench.live_runs import SparkSpan, TaskSpan, Upload, contract_object
+from bench.registry import sections
 
 T0 = 1_800_000_000.0
 
@@ -25,20 +25,18 @@ def _upload(sensor_start: float) -> Upload:
     tasks: list[TaskSpan] = []
     spark: list[SparkSpan] = []
     clock = T0 + 3
-    tasks.append(TaskSpan(PATH[0], -1, "success", 1, None, None, T0 + sensor_start, clock))
+    tasks.append(TaskSpan(PATH[0], -1, "success", 1, T0 + sensor_start, clock))
     for task_id in PATH[1:]:
         start, end = clock + 1, clock + 3
         if task_id in ("stage_load", "merge"):
             end = clock + 10
-            spark.append(SparkSpan(task_id, len(spark) + 1, start + 0.5, start + 0.5, start + 6, "SUCCESS"))
-        tasks.append(TaskSpan(task_id, -1, "success", 1, None, None, start, end))
+            spark.append(SparkSpan(task_id, len(spark) + 1, start + 0.5, start + 6))
+        tasks.append(TaskSpan(task_id, -1, "success", 1, start, end))
         clock = end
-    tasks.append(TaskSpan("stop_cluster", -1, "success", 1, None, None, clock + 1, clock + 2))
+    tasks.append(TaskSpan("stop_cluster", -1, "success", 1, clock + 1, clock + 2))
     return Upload(
         index=0,
-        warm_up=False,
         object_name="staging_zn/x.csv",
-        records=10,
         expected_keys=8,
         pause_seconds=0.0,
         load_average=1.0,
@@ -46,8 +44,6 @@ def _upload(sensor_start: float) -> Upload:
         visible_at=clock - 4,  # the merge committed before its task noticed
         target_version=3,
         run_id="scheduled__x",
-        run_type="scheduled",
-        run_start=T0 - 10,
         run_end=clock + 5,
         tasks=tuple(tasks),
         spark=tuple(spark),
@@ -81,7 +77,7 @@ def test_contract_object_prefixes_keys_and_counts_loadable_ones() -> None:
 
 
 def _section(title: str, markdown: str, date: str) -> dict[str, Any]:
-    check = {"target": f"{title} target", "measured": "1", "passed": True, "gap": "", "diagnosis": ""}
+    check = {"target": f"{title} target", "measured": "1", "passed": False, "gap": "2x short"}
     return {
         "title": title,
         "figures": [],
@@ -119,16 +115,13 @@ def test_a_partial_run_keeps_the_other_sections(tmp_path: Path) -> None:
     assert "## 3. Latency" in page
     assert "stage table" in page
     assert "*Measured day 1; scale: 1 (full scale).*" in page  # sections from two runs name theirs
+    assert "| Stage target | 1 | **miss** | 2x short ([notes](benchmarks-notes.md#stage)) |" in page
 
 
-def test_an_older_document_gets_its_markdown_back_from_the_page(tmp_path: Path) -> None:
-    old = _document({"stage": _section("Stage ingest: ours", "| a | b |\n|---|---|", "day 1")}, "day 1")
-    (tmp_path / report.PAGE).write_text(report.render_document(old, None))
-    for section in old["sections"].values():  # as the harness wrote it before sections kept these
-        del section["markdown"], section["measured"]
-    (tmp_path / report.RAW).write_text(json.dumps(old))
-
-    read = report.read_raw(tmp_path / report.RAW, tmp_path / report.PAGE)
-    assert read is not None
-    assert read["sections"]["stage"]["markdown"] == "| a | b |\n|---|---|"
-    assert read["sections"]["stage"]["measured"]["date"] == "day 1"
+def test_every_section_links_to_its_heading_in_the_notes() -> None:
+    notes = (Path(__file__).resolve().parents[2] / "docs" / report.NOTES).read_text()
+    headings = {
+        line[3:].strip().lower().replace(" ", "-") for line in notes.splitlines() if line.startswith("## ")
+    }
+    for section in sections():
+        assert report.notes_link(section.title).split("#")[1] in headings, section.title

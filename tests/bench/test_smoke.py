@@ -25,10 +25,11 @@ SECTIONS = {"stage", "merge", "dag_parse"}
 
 def test_batch_shape_adds_up() -> None:
     shape = batch_shape(1_003)
-    assert shape.updates + shape.stale + shape.new_keys + shape.superseded == 1_003
-    assert shape.stale > 0
-    assert shape.superseded > 0
-    assert abs(shape.updates + shape.stale - shape.new_keys - shape.superseded) <= 2  # half updates
+    assert sum(shape.values()) == 1_003
+    assert shape["stale_skipped"] > 0
+    assert shape["superseded_in_batch"] > 0
+    updates = shape["updated"] + shape["stale_skipped"]
+    assert abs(updates - shape["inserted"] - shape["superseded_in_batch"]) <= 2  # half updates
 
 
 def test_minimal_dag_imports_our_operators_airflow_classes_and_nothing_first_party(tmp_path: Path) -> None:
@@ -54,8 +55,8 @@ def test_smoke_run_writes_figures_for_every_section(spark: Any, tmp_path: Path) 
 
     by_name = {r.name: r for r in run.results}
     stage = by_name["stage"].raw
-    assert stage["records"] == cfg.stage_rows
-    assert stage["rows_rejected"] == stage["bad_records"] > 0  # the job rejects exactly the bad rows
+    assert stage["feed"]["records"] == cfg.stage_rows
+    assert stage["rows_rejected"] == stage["feed"]["bad_records"] > 0  # the job rejects exactly the bad rows
     merge = by_name["merge"].raw
     assert merge["counts_match"]  # our merge's counts equal the generated batch's shape
     for scenario in merge["scenarios"]:

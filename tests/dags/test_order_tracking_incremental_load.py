@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -13,7 +15,11 @@ from typing import Any
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
+from airflow.providers.databricks.utils.databricks import normalise_json_content
 from airflow.providers.google.cloud.sensors.gcs import GCSObjectExistenceSensor
+from airflow.sdk.bases.operator import TriggerFailureReason
+from airflow.sdk.definitions.xcom_arg import PlainXComArg
+from airflow.sdk.exceptions import AirflowSkipException
 
 from local_stack.databricks_api import parse_create_cluster, parse_submit_run
 from order_tracking.batch import MANIFEST_NAME, batch_dir, batch_id_for_run
@@ -43,23 +49,45 @@ def test_no_import_errors(dagbag: DagBag) -> None:
     assert DAG_ID in dagbag.dags
 
 
+PIPELINE = {
+    "choose_source": [],
+    "wait_for_objects": ["choose_source"],
+    "cut_batch": ["choose_source", "wait_for_objects"],
+    "check_feed_freshness": ["cut_batch"],
+    "has_csv_objects": ["cut_batch"],
+    "start_cluster": ["cut_batch", "has_csv_objects"],
+    "stage_load": ["start_cluster"],
+    "writes_enabled": ["cut_batch", "stage_load"],
+    "merge": ["writes_enabled"],
+    "stop_cluster": ["merge", "start_cluster"],
+    "plan_moves": ["cut_batch", "merge"],
+    "move_objects": ["plan_moves"],
+    "report": ["cut_batch", "move_objects"],
+}
+# The steps' payloads take the manifest URI (cut_batch) and the cluster (start_cluster) as XComArgs,
+# and Airflow makes each XComArg's task an upstream of the step: these edges, and no other.
+VALUE_EDGES = {"stage_load": ["cut_batch"], "merge": ["cut_batch", "start_cluster"]}
+
+
+def _ancestors(graph: dict[str, list[str]], task_id: str) -> set[str]:
+    found: set[str] = set()
+    todo = list(graph[task_id])
+    while todo:
+        upstream = todo.pop()
+        if upstream not in found:
+            found.add(upstream)
+            todo.extend(graph[upstream])
+    return found
+
+
 def test_task_graph_is_the_pipeline(dag: Any) -> None:
     upstream = {task.task_id: sorted(task.upstream_task_ids) for task in dag.tasks}
     assert upstream == {
-        "choose_source": [],
-        "wait_for_objects": ["choose_source"],
-        "cut_batch": ["choose_source", "wait_for_objects"],
-        "check_feed_freshness": ["cut_batch"],
-        "has_csv_objects": ["cut_batch"],
-        "start_cluster": ["cut_batch", "has_csv_objects"],
-        "stage_load": ["start_cluster"],
-        "writes_enabled": ["cut_batch", "stage_load"],
-        "merge": ["writes_enabled"],
-        "stop_cluster": ["merge", "start_cluster"],
-        "plan_moves": ["cut_batch", "merge"],
-        "move_objects": ["plan_moves"],
-        "report": ["cut_batch", "move_objects"],
+        task_id: sorted({*ups, *VALUE_EDGES.get(task_id, [])}) for task_id, ups in PIPELINE.items()
     }
+    # Each value edge runs along a path the pipeline has anyway: no task runs in another order.
+    for task_id, producers in VALUE_EDGES.items():
+        assert set(producers) <= _ancestors(PIPELINE, task_id), task_id
 
 
 def test_the_run_cluster_is_a_setup_with_a_teardown(dag: Any) -> None:
@@ -74,6 +102,63 @@ def test_sensor_watches_objects_directly_under_the_staging_prefix_deferrably(dag
     assert (sensor.bucket, sensor.object, sensor.use_glob) == ("tracking_orders", "staging_zn/?*", True)
     assert sensor.deferrable is True
     assert sensor.soft_fail is True
+
+
+def test_a_sensor_that_times_out_skips_instead_of_failing(dag: Any) -> None:
+    """Nothing arrived: the triggerer's timeout resumes the sensor to fail, and soft_fail makes that
+    a skip (``cut_batch`` then skips the run and ``check_feed_freshness`` runs; the live tests watch
+    a real triggerer do it, ``airflow dags test`` cannot time a trigger out)."""
+    sensor = dag.get_task("wait_for_objects")
+    with pytest.raises(AirflowSkipException):
+        sensor.resume_execution("__fail__", {"error": TriggerFailureReason.TRIGGER_TIMEOUT}, context={})
+
+
+TASKS_GIVEN_THE_CONFIG = (
+    "cut_batch",
+    "start_cluster",
+    "stop_cluster",
+    "plan_moves",
+    "report",
+    "check_feed_freshness",
+)
+
+
+def test_tasks_get_the_configuration_read_at_parse_time_as_it_was() -> None:
+    """Each task that needs the configuration takes it as an argument (the DAG file's
+    ``PipelineConfig.to_dict()``; no task reads the environment again), and rendering the task's
+    arguments leaves it exactly as read: a cluster spec may hold Databricks' own
+    ``{{secrets/<scope>/<key>}}`` references. Parsed in a fresh interpreter with that environment
+    (Airflow's ``@teardown`` cannot be called twice in one process, so the DAG file parses once)."""
+    spec = {"spark_version": "17.3.x-scala2.13", "spark_conf": {"spark.db.password": "{{secrets/orders/db}}"}}
+    env = {"ORDER_TRACKING_CLUSTER_SPEC": json.dumps(spec), "ORDER_TRACKING_BUCKET": "elsewhere"}
+    probe = textwrap.dedent(
+        f"""
+        import copy, json, sys
+        sys.path.insert(0, {str(REPO / "plugins")!r})
+        from airflow.dag_processing.dagbag import DagBag
+
+        class AnyXCom:  # every XCom a task's arguments pull is a placeholder naming it
+            def xcom_pull(self, task_ids, key="return_value", **kwargs):
+                return f"<{{task_ids}}.{{key}}>"
+
+        dag = DagBag(dag_folder={str(DAG_FILE)!r}).dags[{DAG_ID!r}]
+        given = {{}}
+        for task_id in {TASKS_GIVEN_THE_CONFIG!r}:
+            task = copy.deepcopy(dag.get_task(task_id))
+            task.render_template_fields({{"ti": AnyXCom(), "params": {{}}}})
+            given[task_id] = [a for a in [*task.op_args, *task.op_kwargs.values()] if isinstance(a, dict)]
+        print("GIVEN=" + json.dumps(given))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False, env=os.environ | env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    given = json.loads(done.stdout.split("GIVEN=", 1)[1])
+    expected = PipelineConfig.from_env(env).to_dict()
+    assert expected["cluster_spec"] == spec
+    assert expected["bucket"] == "elsewhere"
+    assert given == {task_id: [expected] for task_id in TASKS_GIVEN_THE_CONFIG}
 
 
 @pytest.mark.usefixtures("gcs_connection")
@@ -115,8 +200,12 @@ def test_spark_steps_are_databricks_wheel_runs(dag: Any, task_id: str) -> None:
     assert operator.json is not None
     (task,) = operator.json["tasks"]
     assert task["python_wheel_task"]["entry_point"] == task_id
-    assert "cut_batch" in task["python_wheel_task"]["named_parameters"]["manifest"]  # from XCom
-    assert "start_cluster" in task["existing_cluster_id"]  # the run's one cluster
+    manifest = task["python_wheel_task"]["named_parameters"]["manifest"]
+    cluster = task["existing_cluster_id"]
+    assert isinstance(manifest, PlainXComArg)  # cut_batch's value, not a template naming the task
+    assert (manifest.operator.task_id, manifest.key) == ("cut_batch", "manifest_uri")
+    assert isinstance(cluster, PlainXComArg)  # the run's one cluster
+    assert (cluster.operator.task_id, cluster.key) == ("start_cluster", "return_value")
 
 
 def test_moves_go_by_generation_once_per_destination(dag: Any) -> None:
@@ -208,15 +297,26 @@ RUN_MODES: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 class _XComs:
-    """What the steps' templates pull: the batch summary of ``cut_batch`` and the run's cluster id."""
+    """The XComs the steps' XComArgs resolve to: the manifest URI ``cut_batch`` pushed (one XCom per
+    key of its summary) and the run's cluster id (``start_cluster``'s return value)."""
 
     def __init__(self, manifest_uri: str) -> None:
-        self.manifest_uri = manifest_uri
+        self.values = {
+            ("cut_batch", "manifest_uri"): manifest_uri,
+            ("start_cluster", "return_value"): "0123-456789-abcdefgh",
+        }
 
-    def xcom_pull(self, task_ids: str) -> Any:
-        return {"cut_batch": {"manifest_uri": self.manifest_uri}, "start_cluster": "0123-456789-abcdefgh"}[
-            task_ids
-        ]
+    def xcom_pull(self, task_ids: str, key: str = "return_value", **kwargs: Any) -> Any:
+        return self.values[(task_ids, key)]
+
+
+def _plain(value: Any) -> bool:
+    """True if ``value`` holds only JSON values (no XComArg or other object left unresolved)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (str, int, float, bool))
 
 
 @pytest.mark.parametrize("mode", RUN_MODES)
@@ -232,7 +332,10 @@ def test_a_steps_final_payload_is_one_the_jobs_api_accepts(dag: Any, step: str, 
     operator = copy.deepcopy(dag.get_task(step))
     operator.params = {**operator.params, **form}  # the form as the run resolved it
     operator.render_template_fields({"ti": _XComs(manifest), "params": operator.params})
-    payload = operator._prepare_submit_json({}) | {"idempotency_token": step_token(DAG_ID, run_id, step, 19)}
+    assert _plain(operator.json)  # what the provider and IdempotentSubmitRunOperator get: values
+    prepared = operator._prepare_submit_json({})
+    assert normalise_json_content(prepared) == prepared  # already strings, as the provider sends them
+    payload = prepared | {"idempotency_token": step_token(DAG_ID, run_id, step, 19)}
 
     request = parse_submit_run(payload)  # raises ApiError on anything Databricks refuses
 
@@ -259,7 +362,9 @@ def test_the_run_clusters_request_is_one_the_clusters_api_accepts(mode: str) -> 
     run_id, _ = RUN_MODES[mode]
     config = PipelineConfig.from_env()
     batch_id = batch_id_for_run(run_id)
-    payload = create_cluster_payload(config, DAG_ID, run_id, batch_id, step_token(DAG_ID, run_id, "cluster"))
+    payload = create_cluster_payload(
+        config, DAG_ID, run_id, batch_id, step_token(DAG_ID, run_id, "cluster"), single_user="sp-app-id"
+    )
 
     request = parse_create_cluster(payload)  # raises ApiError on anything Databricks refuses
 

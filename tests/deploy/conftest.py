@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,15 @@ class NetworkCallError(AssertionError):
 
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Make every outgoing connection of this process fail; return the addresses attempted."""
+    """Make every outgoing connection of this process fail; return the addresses the test's own
+    thread attempted (a client an earlier test left retrying in a thread of its own is not this
+    test's call, and it is refused all the same)."""
     attempts: list[Any] = []
+    owner = threading.get_ident()
 
     def refuse(self: socket.socket, address: Any) -> Any:
-        attempts.append(address)
+        if threading.get_ident() == owner:
+            attempts.append(address)
         raise NetworkCallError(f"network call to {address} during a dry run")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)

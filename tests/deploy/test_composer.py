@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from google.api_core import exceptions
 
 from deploy import REPO, DeployError
 from deploy.composer import (
+    PLUGIN_PACKAGES,
+    bucket_name_problem,
     composer_dags_prefix,
+    deploy,
     main,
     planned_uploads,
     provider_requirements,
@@ -31,7 +39,7 @@ PROVIDERS = [
 def _repo_files() -> dict[str, Path]:
     """The files a deploy must copy, found independently of the tool: ``{object name: local file}``."""
     found = {}
-    for folder in ("dags", "plugins/order_tracking"):
+    for folder in ("dags", "plugins/batch_documents", "plugins/order_tracking"):
         for path in (REPO / folder).rglob("*"):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 found[path.relative_to(REPO).as_posix()] = path
@@ -66,6 +74,8 @@ def test_a_dry_run_lists_every_file_and_destination_and_makes_no_call(
 
     assert emitted.lines == [
         *_upload_lines(BUCKET),
+        f"delete-stale gs://{BUCKET}/plugins/batch_documents/* (objects not in the repo; "
+        "a dry run does not list the bucket: add --list-remote)",
         f"delete-stale gs://{BUCKET}/plugins/order_tracking/* (objects not in the repo; "
         "a dry run does not list the bucket: add --list-remote)",
         *(f"requires {pin}" for pin in PROVIDERS),
@@ -144,12 +154,13 @@ def test_the_bucket_comes_from_the_environments_dags_folder(
     asked: list[str] = []
 
     class Environments:
-        def get_environment(self, name: str) -> Any:
+        def get_environment(self, name: str, **options: Any) -> Any:
             asked.append(name)
             return SimpleNamespace(config=SimpleNamespace(dag_gcs_prefix=f"gs://{BUCKET}/dags"))
 
     monkeypatch.setattr(
-        "deploy.composer.composer_dags_prefix", lambda name: composer_dags_prefix(name, Environments())
+        "deploy.composer.composer_dags_prefix",
+        lambda name, **options: composer_dags_prefix(name, Environments(), **options),
     )
     argv = ["--environment", "orders", "--location", "europe-west1", "--project", "acme", "--dry-run"]
 
@@ -184,7 +195,7 @@ def test_a_dags_prefix_splits_into_bucket_and_folder(prefix: str, expected: tupl
 
 def test_an_environment_without_a_dags_folder_is_refused() -> None:
     class Environments:
-        def get_environment(self, name: str) -> Any:
+        def get_environment(self, name: str, **options: Any) -> Any:
             return SimpleNamespace(config=SimpleNamespace(dag_gcs_prefix=""))
 
     with pytest.raises(DeployError, match="has no DAGs folder"):
@@ -212,6 +223,7 @@ def test_caches_compiled_and_hidden_files_are_not_deployed(tmp_path: Path) -> No
         "dags/.airflowignore",
         "dags/.DS_Store",
         "dags/__pycache__/order_tracking_incremental_load.cpython-311.pyc",
+        "plugins/batch_documents/__init__.py",
         "plugins/order_tracking/__init__.py",
         "plugins/order_tracking/stray.pyc",
         "plugins/order_tracking/sub/__pycache__/x.cpython-311.pyc",
@@ -225,6 +237,191 @@ def test_caches_compiled_and_hidden_files_are_not_deployed(tmp_path: Path) -> No
     assert [(upload.source, upload.name) for upload in planned_uploads(tmp_path, "dags/")] == [
         ("dags/.airflowignore", "dags/.airflowignore"),
         ("dags/order_tracking_incremental_load.py", "dags/order_tracking_incremental_load.py"),
+        ("plugins/batch_documents/__init__.py", "plugins/batch_documents/__init__.py"),
         ("plugins/order_tracking/__init__.py", "plugins/order_tracking/__init__.py"),
         ("plugins/order_tracking/sub/x.py", "plugins/order_tracking/sub/x.py"),
     ]
+
+
+def test_every_plugin_package_of_the_repo_is_deployed() -> None:
+    """order_tracking imports batch_documents: a package left out would break the DAG's import."""
+    packages = sorted(f"plugins/{path.parent.name}" for path in (REPO / "plugins").glob("*/__init__.py"))
+    assert sorted(PLUGIN_PACKAGES) == packages
+
+
+# --- failing clearly ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_google_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Application Default Credentials find nothing (and fail at once: the named key file is missing)."""
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-key.json"))
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "no-gcloud"))
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--environment", "orders", "--location", "europe-west1", "--project", "acme"],
+        ["--environment", "orders", "--location", "europe-west1"],  # the project from the credentials
+        ["--bucket", "my-composer-bucket"],
+        ["--bucket", "my-composer-bucket", "--dry-run", "--list-remote"],
+    ],
+)
+def test_no_google_credentials_is_one_error_line(
+    argv: list[str], no_google_credentials: None, emitted: Lines, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv, emit=emitted) == 1
+
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: no Google credentials: ")
+    assert "gcloud auth application-default login" in line
+    assert emitted.lines == []
+
+
+def test_the_command_ends_in_one_error_line(no_google_credentials: None) -> None:
+    """As a user runs it: exit status 1, one ``error:`` line, no traceback."""
+    done = subprocess.run(
+        [sys.executable, "-m", "deploy.composer", "--environment", "E", "--location", "R", "--project", "P"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 1
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("error: no Google credentials: ")
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run", "--list-remote"]], ids=["deploy", "dry-run"])
+def test_a_missing_bucket_is_named_before_any_upload_line(
+    dry_run: list[str], bucket: Any, emulator_env: None, emitted: Lines, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--bucket", "no-such-bucket", *dry_run], emit=emitted) == 1
+
+    assert capsys.readouterr().err.splitlines() == [
+        "error: bucket gs://no-such-bucket does not exist (check --bucket, or the environment's dags folder)"
+    ]
+    assert emitted.lines == []
+
+
+def test_a_refused_connection_is_cannot_reach_before_any_upload_line(
+    monkeypatch: pytest.MonkeyPatch, emitted: Lines, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:1")
+    started = time.monotonic()
+
+    assert main(["--bucket", BUCKET, "--timeout", "1"], emit=emitted) == 1
+
+    assert time.monotonic() - started < 10  # the client's default: 120 s of retries
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(
+        "error: cannot reach Cloud Storage at http://127.0.0.1:1: [Errno 111] Connection refused"
+    )
+    assert "roles/storage" not in line
+    assert emitted.lines == []
+
+
+class _RefusingStorage:
+    """A ``storage.Client`` stand-in whose every listing is refused with ``error``."""
+
+    api_endpoint = "https://storage.googleapis.com"
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def list_blobs(self, *args: Any, **kwargs: Any) -> Any:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (
+            exceptions.Forbidden("x@y does not have storage.objects.list access"),
+            "error: Cloud Storage refused: 403 x@y does not have storage.objects.list access "
+            "(the identity needs roles/storage.objectAdmin on gs://b-1)",
+        ),
+        (
+            exceptions.NotFound("The specified bucket does not exist."),
+            "error: bucket gs://b-1 does not exist",
+        ),
+        (
+            exceptions.Unauthorized("Invalid Credentials"),
+            "error: the Google credentials were refused: 401 Invalid Credentials",
+        ),
+    ],
+    ids=["403", "404", "401"],
+)
+def test_the_role_is_named_for_a_403_only(error: Exception, said: str) -> None:
+    with pytest.raises(DeployError) as refused:
+        deploy("b-1", planned_uploads(), _RefusingStorage(error), dry_run=False, emit=lambda line: None)
+    assert f"error: {refused.value}".startswith(said)
+    assert ("roles/storage.objectAdmin" in str(refused.value)) == isinstance(error, exceptions.Forbidden)
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (
+            exceptions.NotFound("Environment not found"),
+            "Composer environment E does not exist (check --environment",
+        ),
+        (exceptions.PermissionDenied("denied"), "the identity needs composer.environments.get"),
+        (
+            exceptions.ServiceUnavailable("unreachable"),
+            "cannot reach the Composer API for E: 503 unreachable",
+        ),
+        (
+            exceptions.ServiceUnavailable("Getting metadata from plugin failed with error: invalid_grant"),
+            "the Google credentials were refused: 503 Getting metadata from plugin failed",
+        ),
+    ],
+    ids=["404", "403", "unreachable", "grpc-refresh-failed"],
+)
+def test_composer_api_refusals_are_explained(error: Exception, said: str) -> None:
+    class Environments:
+        def get_environment(self, name: str, **options: Any) -> Any:
+            raise error
+
+    with pytest.raises(DeployError, match=re.escape(said)):
+        composer_dags_prefix("E", Environments())
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "My Bucket!!",
+        "ab",
+        "a" * 64,
+        "-bucket",
+        "bucket-",
+        "Bucket",
+        "192.168.5.4",
+        "goog-bucket",
+        "my-google-bucket",
+        ("a" * 64) + ".example.com",
+        ".".join(["a" * 60] * 4),  # 243 characters
+    ],
+)
+def test_a_bucket_name_cloud_storage_refuses_is_refused_at_once(
+    name: str, no_network: list[Any], emitted: Lines, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([f"--bucket={name}"], emit=emitted) == 1
+
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: --bucket {name!r} is not a Cloud Storage bucket name: ")
+    assert line.endswith("(https://cloud.google.com/storage/docs/buckets#naming)")
+    assert (emitted.lines, no_network) == ([], [])
+
+
+@pytest.mark.parametrize(
+    "name",
+    [BUCKET, "us-central1-orders-1a2b3c-bucket", "abc", "a" * 63, "example.com", "0-a_b.c-9", "gogle"],
+)
+def test_valid_bucket_names_pass(name: str) -> None:
+    assert bucket_name_problem(name) is None

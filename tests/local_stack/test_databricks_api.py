@@ -7,7 +7,6 @@ Pure parsing (no Spark, no HTTP): see ``test_databricks_runner.py`` for the same
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -25,9 +24,9 @@ from local_stack.databricks_api import (
     parse_run_id,
     parse_submit_run,
 )
+from local_stack.databricks_runner import LOCAL_USER
 from order_tracking.config import PipelineConfig
 from order_tracking.databricks_jobs import (
-    CLUSTER_ID,
     MERGE,
     STAGE_LOAD,
     WHEEL_PACKAGE,
@@ -263,6 +262,54 @@ SUBMIT_CASES = [
         INVALID,
         r"run_if ALL_DONE is not supported by the local runner",
     ),
+    (
+        "existing-cluster-id-empty",
+        {"tasks": [task(existing_cluster_id="")]},
+        INVALID,
+        r"^Task 'merge': existing_cluster_id must not be empty\.$",
+    ),
+    (
+        "library-whl-empty",
+        {"tasks": [task(libraries=[{"whl": "/a.whl"}, {"whl": ""}])]},
+        INVALID,
+        r"libraries\[1\]\.whl must not be empty",
+    ),
+    (
+        "library-pypi-package-empty",
+        {"tasks": [task(libraries=[{"pypi": {"package": ""}}])]},
+        INVALID,
+        r"libraries\[0\]\.pypi\.package must not be empty",
+    ),
+    (
+        "timeout-beyond-any-timer",  # 10**20 s made the timer thread die (OverflowError): no timeout at all
+        changed(SUBMIT, timeout_seconds=10**20),
+        MALFORMED,
+        r"Numeric value \(100000000000000000000\) out of range of int32 for timeout_seconds$",
+    ),
+    (
+        "timeout-beyond-int32",
+        changed(SUBMIT, timeout_seconds=2**31),
+        MALFORMED,
+        r"out of range of int32 for timeout_seconds",
+    ),
+    (
+        "timeout-beyond-int32-as-a-string",  # as the provider sends numbers
+        changed(SUBMIT, timeout_seconds=str(2**31)),
+        MALFORMED,
+        r"out of range of int32 for timeout_seconds",
+    ),
+    (
+        "task-timeout-beyond-int32",
+        {"tasks": [task(timeout_seconds=2**31)]},
+        MALFORMED,
+        r"out of range of int32 for tasks\[0\]\.timeout_seconds",
+    ),
+    (
+        "new-cluster-spark-version",
+        {"tasks": [task(existing_cluster_id=DELETE, new_cluster=changed(CLUSTER, spark_version="17.3"))]},
+        INVALID,
+        r"^Invalid spark version 17\.3\.$",
+    ),
 ]
 
 
@@ -343,6 +390,119 @@ CLUSTER_CASES = [
         MALFORMED,
         r"Expected a string for custom_tags\.a",
     ),
+    (
+        "single-user-without-user",
+        changed(CLUSTER, data_security_mode="SINGLE_USER"),
+        INVALID,
+        r"^the cluster: data_security_mode SINGLE_USER needs single_user_name",
+    ),
+    (
+        "dedicated-without-user",
+        changed(CLUSTER, kind="CLASSIC_PREVIEW", data_security_mode="DATA_SECURITY_MODE_DEDICATED"),
+        INVALID,
+        r"data_security_mode DATA_SECURITY_MODE_DEDICATED needs single_user_name",
+    ),
+    (
+        "single-user-empty-user",
+        changed(CLUSTER, data_security_mode="SINGLE_USER", single_user_name=""),
+        INVALID,
+        r"single_user_name must not be empty",
+    ),
+    *[
+        (
+            f"{mode.lower()}-without-kind",
+            changed(CLUSTER, data_security_mode=mode, single_user_name="me@example.test"),
+            INVALID,
+            rf"data_security_mode {mode} can only be used when kind = CLASSIC_PREVIEW",
+        )
+        for mode in (
+            "DATA_SECURITY_MODE_DEDICATED",
+            "DATA_SECURITY_MODE_STANDARD",
+            "DATA_SECURITY_MODE_AUTO",
+        )
+    ],
+    (
+        "single-node-without-kind",  # and no num_workers: is_single_node must not excuse it
+        changed(CLUSTER, is_single_node=True, num_workers=DELETE),
+        INVALID,
+        r"is_single_node can only be used when kind = CLASSIC_PREVIEW",
+    ),
+    (
+        "ml-runtime-without-kind",
+        changed(CLUSTER, use_ml_runtime=True),
+        INVALID,
+        r"use_ml_runtime can only be used when kind = CLASSIC_PREVIEW",
+    ),
+    (
+        "kind-unknown",
+        changed(CLUSTER, kind="SERVERLESS"),
+        INVALID,
+        r"Invalid value 'SERVERLESS' for kind; expected one of: CLASSIC_PREVIEW",
+    ),
+    *[
+        (f"spark-version-{key}", changed(CLUSTER, spark_version=key), INVALID, message)
+        for key, message in [
+            ("garbage", r"^Invalid spark version garbage\.$"),
+            ("18.x-scala2.13", r"^Invalid spark version 18\.x-scala2\.13\.$"),  # <major>.x: snapshots only
+            ("17.3.x", r"^Invalid spark version 17\.3\.x\.$"),
+            ("17.3-scala2.13", r"^Invalid spark version"),
+            ("17.3.x-scala3.3", r"^Invalid spark version"),
+            ("17.3.x-cpu-cpu-ml-scala2.13", r"^Invalid spark version"),
+            ("17.3.x-turbo-scala2.13", r"^Invalid spark version"),
+            ("17.3.x-scala2.13 ", r"^Invalid spark version"),
+        ]
+    ],
+    (
+        "photon-key-with-runtime-engine",
+        changed(CLUSTER, spark_version="13.3.x-photon-scala2.12", runtime_engine="PHOTON"),
+        INVALID,
+        r"runtime_engine cannot be set with the legacy spark_version 13\.3\.x-photon-scala2\.12",
+    ),
+    *[
+        (
+            f"{cloud}-on-gcp",
+            changed(CLUSTER, **{cloud: {}}),
+            INVALID,
+            rf"{cloud} cannot be used in a Databricks on Google Cloud",
+        )
+        for cloud in ("aws_attributes", "azure_attributes")
+    ],
+    *[
+        (
+            f"node-type-{node_type}",
+            changed(CLUSTER, **{field: node_type}),
+            INVALID,
+            rf"^Node type {re.escape(node_type)} is not supported\. Supported node types: Google Cloud",
+        )
+        for field, node_type in [
+            ("node_type_id", "i3.xlarge"),
+            ("node_type_id", "Standard_DS3_v2"),
+            ("node_type_id", "n2-highmem"),  # no size: a family, not a machine type
+            ("node_type_id", "N2-HIGHMEM-4"),
+            ("driver_node_type_id", "m5.large"),
+        ]
+    ],
+    *[
+        (
+            f"{field}-empty",
+            changed(CLUSTER, **{field: ""}),
+            INVALID,
+            rf"the cluster: {field} must not be empty",
+        )
+        for field in ("node_type_id", "instance_pool_id", "policy_id", "driver_instance_pool_id")
+    ],
+    (
+        "workers-beyond-int32",
+        changed(CLUSTER, num_workers=2**31),
+        MALFORMED,
+        r"Numeric value \(2147483648\) out of range of int32 for num_workers",
+    ),
+    (
+        "autoscale-beyond-int32",
+        changed(CLUSTER, num_workers=DELETE, autoscale={"min_workers": 1, "max_workers": 2**31}),
+        MALFORMED,
+        r"out of range of int32 for autoscale\.max_workers",
+    ),
 ]
 
 
@@ -377,6 +537,8 @@ ACCEPTED_SUBMITS = [
     ("new-cluster", {"tasks": [task(existing_cluster_id=DELETE, new_cluster=CLUSTER)]}),
     ("depends-on", {"tasks": [task(task_key="b", depends_on=[{"task_key": "a"}]), task(task_key="a")]}),
     ("libraries", {"tasks": [task(libraries=[{"whl": "/a.whl"}, {"pypi": {"package": "x==1"}}])]}),
+    ("timeout-int32-max", changed(SUBMIT, timeout_seconds=2**31 - 1)),
+    ("task-timeout-int32-max-as-a-string", {"tasks": [task(timeout_seconds=str(2**31 - 1))]}),
 ]
 
 
@@ -396,6 +558,22 @@ def test_runs_submit_accepts(body: dict[str, Any]) -> None:
         changed(CLUSTER, node_type_id=DELETE, instance_pool_id="pool"),
         changed(CLUSTER, node_type_id=DELETE, num_workers=DELETE, policy_id="p"),
         changed(CLUSTER, cluster_name="n" * 100, idempotency_token="t" * 64),
+        changed(CLUSTER, data_security_mode="SINGLE_USER", single_user_name="me@example.test"),
+        changed(CLUSTER, data_security_mode="USER_ISOLATION"),
+        changed(
+            CLUSTER,
+            kind="CLASSIC_PREVIEW",
+            data_security_mode="DATA_SECURITY_MODE_DEDICATED",
+            single_user_name="me@example.test",
+        ),
+        changed(CLUSTER, kind="CLASSIC_PREVIEW", data_security_mode="DATA_SECURITY_MODE_AUTO"),
+        changed(
+            CLUSTER, kind="CLASSIC_PREVIEW", is_single_node=True, num_workers=DELETE, node_type_id=DELETE
+        ),
+        changed(CLUSTER, kind="CLASSIC_PREVIEW", use_ml_runtime=True),
+        changed(CLUSTER, gcp_attributes={"availability": "PREEMPTIBLE_WITH_FALLBACK_GCP", "zone_id": "HA"}),
+        changed(CLUSTER, runtime_engine="PHOTON"),
+        changed(CLUSTER, num_workers=2**31 - 1),
     ],
     ids=[
         "autotermination-0",
@@ -405,10 +583,60 @@ def test_runs_submit_accepts(body: dict[str, Any]) -> None:
         "pool",
         "policy",
         "limits",
+        "single-user-with-user",
+        "user-isolation",
+        "dedicated-with-kind-and-user",
+        "auto-with-kind",
+        "single-node-with-kind",
+        "ml-runtime-with-kind",
+        "gcp-attributes",
+        "photon-engine",
+        "workers-int32-max",
     ],
 )
 def test_clusters_create_accepts(body: dict[str, Any]) -> None:
     assert isinstance(parse_create_cluster(body).spec, compute.ClusterSpec)
+
+
+# Runtime keys as workspaces list them (clusters/spark-versions), and GCP machine types from the
+# Databricks on Google Cloud docs: every one passes.
+RUNTIME_KEYS = [
+    "17.3.x-scala2.13",
+    "16.4.x-scala2.12",
+    "17.3.x-cpu-ml-scala2.13",
+    "17.3.x-gpu-ml-scala2.13",
+    "5.5.x-cpu-esr-ml-scala2.11",
+    "7.3.x-hls-scala2.12",
+    "13.3.x-photon-scala2.12",
+    "11.3.x-aarch64-scala2.12",
+    "14.x-snapshot-scala2.12",
+    "13.3.x-snapshot-scala2.12",
+]
+GCP_NODE_TYPES = [
+    "n2-highmem-4",
+    "e2-standard-4",
+    "n1-standard-8",
+    "a2-highgpu-1g",
+    "a2-megagpu-16g",
+    "a3-highgpu-8g",
+    "c2-standard-8",
+    "n2d-standard-16",
+    "c3-standard-8-lssd",
+    "g2-standard-4",
+    "n4-highmem-8",
+    "e2-medium",
+]
+
+
+@pytest.mark.parametrize("key", RUNTIME_KEYS)
+def test_runtime_keys_are_accepted(key: str) -> None:
+    assert parse_create_cluster(changed(CLUSTER, spark_version=key)).spec.spark_version == key
+
+
+@pytest.mark.parametrize("node_type", GCP_NODE_TYPES)
+def test_gcp_machine_types_are_accepted(node_type: str) -> None:
+    body = changed(CLUSTER, node_type_id=node_type, driver_node_type_id=node_type)
+    assert parse_create_cluster(body).spec.node_type_id == node_type
 
 
 def test_dependencies_run_first() -> None:
@@ -421,17 +649,15 @@ def test_dependencies_run_first() -> None:
 # --- the product sends only accepted payloads ---------------------------------------------------
 
 
-def _rendered(payload: dict[str, Any], cluster_id: str = "0923-164208-meows279") -> dict[str, Any]:
-    """The payload as the operator renders it: the cluster id template replaced by a real id."""
-    return json.loads(json.dumps(payload).replace(json.dumps(CLUSTER_ID)[1:-1], cluster_id))
-
-
 @pytest.mark.parametrize("entry_point", [STAGE_LOAD, MERGE])
 @pytest.mark.parametrize(
     "config", [PipelineConfig(), PipelineConfig.from_env({"ORDER_TRACKING_TABLES_ROOT": "/wh"})]
 )
 def test_the_products_step_payloads_are_accepted(entry_point: str, config: PipelineConfig) -> None:
-    payload = _rendered(submit_run_payload(config, entry_point, "gs://b/_batches/x/manifest.json"))
+    # the values the operator's XComArgs resolve to in the DAG: the manifest URI and the run's cluster
+    payload = submit_run_payload(
+        config, entry_point, "gs://b/_batches/x/manifest.json", "0923-164208-meows279"
+    )
     parse_submit_run(payload)
     sent = normalise_json_content(payload)  # as the provider sends it: every number as a string
     assert isinstance(sent, dict)
@@ -446,7 +672,10 @@ def test_the_products_step_payloads_are_accepted(entry_point: str, config: Pipel
 
 
 def test_the_products_cluster_payload_is_accepted() -> None:
-    payload = create_cluster_payload(PipelineConfig(), "dag", "manual__1", "manual__1", "t" * 48)
+    # start_cluster names the connection's identity (scim/v2/Me) as the dedicated cluster's user
+    payload = create_cluster_payload(
+        PipelineConfig(), "dag", "manual__1", "manual__1", "t" * 48, single_user=LOCAL_USER["userName"]
+    )
     request = parse_create_cluster(payload)
     assert request.idempotency_token == "t" * 48
     assert request.spec.data_security_mode is compute.DataSecurityMode.SINGLE_USER
@@ -477,6 +706,8 @@ def test_an_empty_body_is_an_empty_object() -> None:
         ({"run_id": "twelve"}, MALFORMED, "Could not parse request object: Expected an integer for run_id"),
         ({"run_id": 1, "job_id": 2}, MALFORMED, "Could not parse request object: Unknown field 'job_id'"),
         ({"run_id": 1, "include_history": "yes"}, MALFORMED, "Expected a boolean for include_history"),
+        ({"run_id": 2**63}, MALFORMED, f"Numeric value ({2**63}) out of range of int64 for run_id"),
+        ({"run_id": str(10**20)}, MALFORMED, f"Numeric value ({10**20}) out of range of int64 for run_id"),
     ],
 )
 def test_run_ids_are_checked(params: dict[str, Any], code: str, message: str) -> None:
@@ -487,6 +718,7 @@ def test_run_ids_are_checked(params: dict[str, Any], code: str, message: str) ->
 
 def test_query_strings_carry_run_ids_and_flags() -> None:
     assert parse_run_id({"run_id": "12", "include_history": "true"}, jobs.JobsAPI.get_run) == 12
+    assert parse_run_id({"run_id": str(2**63 - 1)}, jobs.JobsAPI.get_run) == 2**63 - 1
     assert parse_run_id({"run_id": 12}, jobs.JobsAPI.cancel_run) == 12
 
 

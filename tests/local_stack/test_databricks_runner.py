@@ -12,6 +12,7 @@ import httpx
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
 from airflow.providers.databricks.hooks.databricks import DatabricksHook
+from airflow.providers.databricks.utils.databricks import extract_failed_task_errors
 
 from local_stack.airflow_env import LOCAL_TOKEN, databricks_connection
 from local_stack.databricks_runner import RunnerServer
@@ -89,12 +90,19 @@ def test_a_failing_task_reports_its_error_like_databricks(hook: DatabricksHook) 
     run_id = hook.submit_run(wheel_run("merge", "--manifest", missing))
     state = wait_terminal(hook, run_id)
     assert (state.life_cycle_state, state.result_state) == ("TERMINATED", "FAILED")
-    assert "Task merge failed" in state.state_message
+    assert state.state_message == (  # Databricks' generic words: the error is in the run output only
+        "Task merge failed with message: Workload failed, see run output for details. "
+        "This caused all downstream tasks to get skipped."
+    )
     run = hook.get_run(run_id)
     assert run["status"]["termination_details"]["code"] == "RUN_EXECUTION_ERROR"
     output = hook.get_run_output(run["tasks"][0]["run_id"])
     assert "missing/manifest.json" in output["error"]
     assert "Traceback" in output["error_trace"]
+    # what the provider's operators put in the task's failure (they read each failed task's output)
+    (failed,) = extract_failed_task_errors(hook, run, state)
+    assert failed["task_key"] == "merge"
+    assert "missing/manifest.json" in str(failed["error"])
 
 
 def test_an_unknown_entry_point_fails_the_run(hook: DatabricksHook) -> None:
@@ -219,6 +227,36 @@ def test_a_run_past_its_timeout_is_stopped_as_timed_out(
     assert stats["runs_timed_out"] == timed_out + (where == "run")
 
 
+@pytest.mark.parametrize("endpoint", ["delete", "permanent-delete"])
+def test_deleting_a_cluster_ends_its_running_run(
+    hook: DatabricksHook, api: httpx.Client, faults: Any, endpoint: str
+) -> None:
+    """As terminating a cluster ends the runs on it: the run's Spark job is killed, the run ends
+    INTERNAL_ERROR with a cluster error."""
+    cluster_id = api.post("/api/2.1/clusters/create", json=CLUSTER).json()["cluster_id"]
+    faults({"delays": {"merge": SLOW}})
+    cancelled = _stats(api)["runs_cancelled"]
+    run_id = hook.submit_run(wheel_run("merge", "--help", existing_cluster_id=cluster_id))
+    _wait_slow_spark_job(hook, api, run_id)
+
+    began = time.monotonic()
+    api.post(f"/api/2.1/clusters/{endpoint}", json={"cluster_id": cluster_id}).raise_for_status()
+    state = wait_terminal(hook, run_id, seconds=60)
+
+    assert time.monotonic() - began < 30  # the slow Spark job was killed, not waited for
+    message = f"Cluster {cluster_id} was terminated during the run."
+    assert (state.life_cycle_state, state.result_state, state.state_message) == (
+        "INTERNAL_ERROR",
+        "FAILED",
+        message,
+    )
+    run = hook.get_run(run_id)
+    assert run["status"]["termination_details"]["code"] == "CLUSTER_ERROR"
+    assert hook.get_run_output(run["tasks"][0]["run_id"])["error"] == message
+    stats = _stats(api)
+    assert (stats["spark_jobs_active"], stats["runs_cancelled"]) == (0, cancelled)
+
+
 def test_the_faults_endpoint_sets_and_clears_delays(faults: Any) -> None:
     assert faults({"delays": {"merge": 5}})["delays"] == {"merge": 5.0}
     assert faults({"delays": {"merge": 7}})["delays"] == {"merge": 7.0}  # replaced, not added
@@ -330,6 +368,64 @@ CLUSTER = {"spark_version": "17.3.x-scala2.13", "node_type_id": "n2-highmem-4", 
             "ENDPOINT_NOT_FOUND",
             "No API found for 'GET /jobs/runs/submit'",
         ),
+        (
+            "GET",
+            f"/api/9.9/jobs/runs/get?run_id={UNKNOWN_RUN}",
+            None,
+            404,
+            "ENDPOINT_NOT_FOUND",
+            "No API found for 'GET /jobs/runs/get'",
+        ),
+        (
+            "GET",
+            f"/api/2.0/jobs/runs/get?run_id={UNKNOWN_RUN}",
+            None,
+            404,
+            "ENDPOINT_NOT_FOUND",
+            "No API found for 'GET /jobs/runs/get'",
+        ),
+        (
+            "GET",
+            "/api/2.2/clusters/get?cluster_id=nope",
+            None,
+            404,
+            "ENDPOINT_NOT_FOUND",
+            "No API found for 'GET /clusters/get'",
+        ),
+        (
+            "GET",
+            f"/api/2.1/jobs/runs/get?run_id={UNKNOWN_RUN}",
+            None,
+            400,
+            INVALID,
+            f"Run {UNKNOWN_RUN} does not exist.",
+        ),
+        ("GET", "/api/2.0/clusters/get?cluster_id=nope", None, 400, INVALID, "Cluster nope does not exist"),
+        (
+            "GET",
+            f"/api/2.2/jobs/runs/get?run_id={10**20}",
+            None,
+            400,
+            "MALFORMED_REQUEST",
+            f"Could not parse request object: Numeric value ({10**20}) out of range of int64 for run_id",
+        ),
+        (
+            "POST",
+            "/api/2.1/clusters/create",
+            CLUSTER | {"clone_from": {"source_cluster_id": "nope"}},
+            400,
+            INVALID,
+            "Cluster nope does not exist",
+        ),
+        (
+            "POST",
+            "/api/2.1/clusters/create",
+            CLUSTER | {"node_type_id": "i3.xlarge"},
+            400,
+            INVALID,
+            "Node type i3.xlarge is not supported. Supported node types: Google Cloud machine types such as "
+            "n2-highmem-4, e2-standard-4, n1-standard-8 or a2-highgpu-1g.",
+        ),
     ],
     ids=[
         "not-json",
@@ -345,6 +441,14 @@ CLUSTER = {"spark_version": "17.3.x-scala2.13", "node_type_id": "n2-highmem-4", 
         "create-bad-cluster",
         "unknown-endpoint",
         "wrong-method",
+        "unknown-version",
+        "jobs-2.0",
+        "clusters-2.2",
+        "jobs-2.1",
+        "clusters-2.0",
+        "run-id-beyond-int64",
+        "clone-from-unknown-cluster",
+        "aws-node-type",
     ],
 )
 def test_databricks_refusals_on_the_wire(

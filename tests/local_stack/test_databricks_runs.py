@@ -9,7 +9,17 @@ from typing import Any
 import pytest
 from databricks.sdk.service import jobs
 
-from local_stack.databricks_runs import Life, Result, Run, TaskInterrupted, TaskRun, TaskThread
+from local_stack.databricks_runs import (
+    WORKLOAD_FAILED_MESSAGE,
+    Code,
+    Life,
+    Result,
+    Run,
+    TaskInterrupted,
+    TaskRun,
+    TaskThread,
+    cluster_terminated_message,
+)
 
 SPEC = jobs.SubmitTask(task_key="merge", python_wheel_task=jobs.PythonWheelTask("pkg", "merge"))
 
@@ -31,11 +41,13 @@ def test_a_run_goes_pending_running_terminating_then_cancelled() -> None:
 
     run.stop_reason = Result.CANCELED
     task.stopping(Result.CANCELED, grace_seconds=60)
-    assert run.state() == {
+    terminating = {
         "life_cycle_state": "TERMINATING",
         "state_message": "Run cancelled.",
-        "user_cancelled_or_timedout": False,
+        "user_cancelled_or_timedout": True,  # as soon as the cancel is asked for, as status says
     }
+    assert run.state() == terminating
+    assert task.state() == terminating
     cancelling = {"code": "USER_CANCELED", "message": "Run cancelled.", "type": "SUCCESS"}
     assert run.status() == {"state": "TERMINATING", "termination_details": cancelling}
     assert task.status() == {"state": "TERMINATING", "termination_details": cancelling}
@@ -52,7 +64,7 @@ def test_a_run_goes_pending_running_terminating_then_cancelled() -> None:
 
 def _ended(result: Result, *, stop: Result | None = None, life: Life = Life.TERMINATED) -> Run:
     task = TaskRun(2, SPEC, error="ValueError: boom")
-    task.finish(result, "Workload failed, see run output for details", life)
+    task.finish(result, WORKLOAD_FAILED_MESSAGE, life)
     run = _run(task)
     run.stop_reason = stop
     return run
@@ -63,8 +75,14 @@ def _ended(result: Result, *, stop: Result | None = None, life: Life = Life.TERM
     [
         (_ended(Result.SUCCESS), ("TERMINATED", "SUCCESS", "", False), ("SUCCESS", "SUCCESS")),
         (
-            _ended(Result.FAILED),
-            ("TERMINATED", "FAILED", "Task merge failed with message: ValueError: boom. This caused", False),
+            _ended(Result.FAILED),  # the error itself is only in runs/get-output, as on Databricks
+            (
+                "TERMINATED",
+                "FAILED",
+                "Task merge failed with message: Workload failed, see run output for details. "
+                "This caused all downstream tasks to get skipped.",
+                False,
+            ),
             ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"),
         ),
         (
@@ -93,6 +111,30 @@ def test_an_ended_run_reports_state_and_status(
     details = status["termination_details"]
     assert (details["code"], details["type"]) == termination
     assert details["message"] == reported["state_message"]
+
+
+def test_a_run_whose_cluster_is_terminated_is_an_internal_error() -> None:
+    task = TaskRun(2, SPEC)
+    run = _run(task)
+    task.begin(_thread())
+    message = cluster_terminated_message("0923-x")
+    task.stopping(Result.FAILED, 60, message, Life.INTERNAL_ERROR, Code.CLUSTER_ERROR)
+    assert task.state()["user_cancelled_or_timedout"] is False  # nobody cancelled it
+    assert task.status()["termination_details"]["code"] == "CLUSTER_ERROR"
+    assert run.state()["life_cycle_state"] == "RUNNING"  # until the task's code has stopped
+
+    task.stopped()
+    assert run.state() == {
+        "life_cycle_state": "INTERNAL_ERROR",
+        "result_state": "FAILED",
+        "state_message": "Cluster 0923-x was terminated during the run.",
+        "user_cancelled_or_timedout": False,
+    }
+    assert run.status() == {
+        "state": "TERMINATED",
+        "termination_details": {"code": "CLUSTER_ERROR", "message": message, "type": "CLIENT_ERROR"},
+    }
+    assert task.error == message  # runs/get-output's error
 
 
 def test_skipped_tasks_say_why() -> None:

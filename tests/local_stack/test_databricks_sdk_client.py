@@ -45,13 +45,15 @@ def w(databricks: RunnerServer) -> WorkspaceClient:
 
 @pytest.fixture
 def cluster(w: WorkspaceClient) -> Iterator[str]:
-    """A cluster made through the SDK, deleted after the test."""
+    """A single-user cluster for the connection's own identity, made through the SDK, deleted after
+    the test."""
     details = w.clusters.create(
         spark_version="17.3.x-scala2.13",
         node_type_id="n2-highmem-4",
         num_workers=1,
         cluster_name="sdk test",
         data_security_mode=compute.DataSecurityMode.SINGLE_USER,
+        single_user_name=w.current_user.me().user_name,
         autotermination_minutes=30,
     ).result(timeout=WAIT)
     assert details.cluster_id is not None
@@ -83,6 +85,25 @@ def _task_run_id(run: jobs.Run) -> int:
     task_run_id = run.tasks[0].run_id
     assert task_run_id is not None
     return task_run_id
+
+
+def test_the_sdk_reads_the_connections_identity(w: WorkspaceClient) -> None:
+    me = w.current_user.me()  # GET /api/2.0/preview/scim/v2/Me
+    assert (me.user_name, me.active, me.id) == ("local-runner@example.test", True, "1000000000000001")
+    assert me.emails
+    assert me.emails[0].value == me.user_name
+
+
+def test_the_sdk_cannot_create_a_single_user_cluster_without_its_user(w: WorkspaceClient) -> None:
+    with pytest.raises(InvalidParameterValue, match="SINGLE_USER needs single_user_name"):
+        w.clusters.create(
+            spark_version="17.3.x-scala2.13",
+            node_type_id="n2-highmem-4",
+            num_workers=1,
+            data_security_mode=compute.DataSecurityMode.SINGLE_USER,
+        )
+    with pytest.raises(InvalidParameterValue, match=r"^Invalid spark version 18\.x-scala2\.13\.$"):
+        w.clusters.create(spark_version="18.x-scala2.13", node_type_id="n2-highmem-4", num_workers=1)
 
 
 def test_the_sdk_creates_reads_and_deletes_a_cluster(w: WorkspaceClient) -> None:
@@ -140,8 +161,10 @@ def test_the_sdk_sees_a_failed_task_as_databricks_reports_it(w: WorkspaceClient,
 
     assert run.state is not None
     assert run.state.result_state == jobs.RunResultState.FAILED
-    assert run.state.state_message is not None
-    assert run.state.state_message.startswith("Task merge failed with message:")
+    assert run.state.state_message == (
+        "Task merge failed with message: Workload failed, see run output for details. "
+        "This caused all downstream tasks to get skipped."
+    )
     assert run.status is not None
     assert run.status.termination_details is not None
     assert run.status.termination_details.code == jobs.TerminationCodeCode.RUN_EXECUTION_ERROR

@@ -2,45 +2,81 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 
+from batch_documents import (
+    Destination,
+    Manifest,
+    ManifestObject,
+    ObjectOutcome,
+    Outcome,
+    RunMode,
+    SchemaPolicy,
+    StageResult,
+)
 from order_tracking import claims
-from order_tracking.archive import DISCARD, MAX_NAME_BYTES, destination_name, move_groups, placements
+from order_tracking.archive import (
+    MAX_NAME_BYTES,
+    PlacementError,
+    destination_name,
+    move_groups,
+    placements,
+)
 from order_tracking.claims import ClaimError
 
 DAY = date(2026, 11, 26)
 PREFIXES = {"archive_prefix": "archive/", "quarantine_prefix": "quarantine/", "staging_prefix": "staging_zn/"}
+DISCARD = Destination.DISCARD
 
 
-def _entry(name: str, generation: str = "5") -> dict[str, Any]:
-    return {
-        "name": name,
-        "generation": generation,
-        "md5_hash": f"md5-{name}",
-        "crc32c": "crc",
-        "size": 3,
-        "snapshot": f"_batches/b7/objects/{abs(hash(name)) % 1000:016d}-{generation}.csv",
-    }
+def _entry(name: str, generation: str = "5", seq: int = 1) -> ManifestObject:
+    return ManifestObject.in_bucket(
+        "bkt",
+        seq,
+        name,
+        generation=generation,
+        md5_hash=f"md5-{name}",
+        crc32c="crc",
+        size=3,
+        snapshot=f"_batches/b7/objects/{abs(hash(name)) % 1000:016d}-{generation}.csv",
+    )
 
 
-def _manifest(*names: str, not_csv: tuple[str, ...] = (), **fields: Any) -> dict[str, Any]:
-    return {
-        "version": 2,
-        "mode": "incremental",
-        "objects": [_entry(name) for name in names],
-        "not_csv": [_entry(name) for name in not_csv],
-        **fields,
-    }
+def _batch(
+    objects: list[ManifestObject],
+    not_csv: list[ManifestObject] | tuple[()] = (),
+    mode: RunMode = RunMode.INCREMENTAL,
+    dry_run: bool = False,
+) -> Manifest:
+    return Manifest(
+        batch_id="b7",
+        bucket="bkt",
+        created_at=datetime(2026, 11, 26, 13, tzinfo=UTC),
+        objects=tuple(objects),
+        stage_result_uri="gs://bkt/_batches/b7/stage_result.json",
+        merge_result_uri="gs://bkt/_batches/b7/merge_result.json",
+        mode=mode,
+        dry_run=dry_run,
+        not_csv=tuple(not_csv),
+    )
 
 
-def _stage_result(*outcomes: tuple[str, str]) -> dict[str, Any]:
-    return {"objects": [{"name": name, "destination": where} for name, where in outcomes]}
+def _manifest(*names: str, not_csv: tuple[str, ...] = (), **fields: Any) -> Manifest:
+    return _batch([_entry(name) for name in names], [_entry(name) for name in not_csv], **fields)
 
 
-def _groups(manifest: dict[str, Any], stage_result: dict[str, Any] | None) -> list[dict[str, Any]]:
+def _stage_result(*outcomes: tuple[str, str]) -> StageResult:
+    return StageResult(
+        "b7",
+        SchemaPolicy.ADD,
+        tuple(ObjectOutcome(name, Outcome.LOADED, Destination(where)) for name, where in outcomes),
+    )
+
+
+def _groups(manifest: Manifest, stage_result: StageResult | None) -> list[dict[str, Any]]:
     return move_groups(placements(manifest, stage_result), "b7", run_date=DAY, **PREFIXES)
 
 
@@ -49,13 +85,13 @@ def test_each_object_moves_from_its_batch_copy_to_its_own_name_under_date_and_ba
     manifest = _manifest(*names)
     result = _stage_result((names[0], "archive"), (names[1], "quarantine"), (names[2], "archive"))
     archive, quarantine = _groups(manifest, result)
-    entry = manifest["objects"][0]
+    entry = manifest.objects[0]
     assert archive["moves"][0] == {
         "name": "staging_zn/0.csv",
-        "source": entry["snapshot"],
+        "source": entry.snapshot,
         "source_generation": None,  # a batch copy: its live generation is the one to move
         "destination": "archive/2026-11-26/b7/0.csv",
-        "md5_hash": entry["md5_hash"],
+        "md5_hash": entry.md5_hash,
         "crc32c": "crc",
         "size": 3,
     }
@@ -71,18 +107,24 @@ def test_non_csv_objects_are_quarantined_from_their_batch_copy() -> None:
     (quarantine,) = _groups(manifest, None)
     (move,) = quarantine["moves"]
     assert (move["source"], move["destination"]) == (
-        manifest["not_csv"][0]["snapshot"],
+        manifest.not_csv[0].snapshot,
         "quarantine/2026-11-26/b7/x.tmp",
     )
 
 
 def test_a_version_1_manifest_moves_the_original_by_its_generation() -> None:
-    manifest = {
-        "version": 1,
-        "mode": "incremental",
-        "objects": [{"name": "staging_zn/a.csv", "generation": "9", "md5_hash": "m"}],
-        "not_csv": ["staging_zn/x.tmp"],
-    }
+    manifest = Manifest.from_dict(
+        {
+            "version": 1,
+            "batch_id": "b7",
+            "bucket": "bkt",
+            "created_at": "2026-11-26T13:00:00+00:00",
+            "mode": "incremental",
+            "objects": [{"name": "staging_zn/a.csv", "generation": "9", "md5_hash": "m"}],
+            "not_csv": ["staging_zn/x.tmp"],
+            "results": {"stage": "gs://bkt/s.json", "merge": "gs://bkt/m.json"},
+        }
+    )
     archive, quarantine = _groups(manifest, _stage_result(("staging_zn/a.csv", "archive")))
     assert [(m["source"], m["source_generation"]) for m in archive["moves"]] == [("staging_zn/a.csv", "9")]
     assert [(m["source"], m["source_generation"]) for m in quarantine["moves"]] == [
@@ -93,15 +135,21 @@ def test_a_version_1_manifest_moves_the_original_by_its_generation() -> None:
 def test_dry_runs_and_replays_move_nothing_and_discard_their_batch_copies() -> None:
     result = _stage_result(("staging_zn/a.csv", "archive"), ("staging_zn/b.csv", "quarantine"))
     dry = _manifest("staging_zn/a.csv", "staging_zn/b.csv", not_csv=("staging_zn/x.tmp",), dry_run=True)
-    replay = _manifest("archive/d/b/a.csv", mode="replay")
+    replay = _manifest("archive/d/b/a.csv", mode=RunMode.REPLAY)
     for manifest in (dry, replay):
-        entries = [*manifest["objects"], *manifest["not_csv"]]
-        names = [entry["name"] for entry in entries]
+        entries = [*manifest.objects, *manifest.not_csv]
+        names = [entry.name for entry in entries]
         assert placements(manifest, result) == [(entry, DISCARD) for entry in entries]
         (group,) = _groups(manifest, result)
         assert [(m["name"], m["source"], m["destination"]) for m in group["moves"]] == [
-            (name, _entry(name)["snapshot"], None) for name in names
+            (name, _entry(name).snapshot, None) for name in names
         ]
+
+
+def test_a_stage_result_about_objects_the_manifest_does_not_list_moves_nothing() -> None:
+    manifest = _manifest("staging_zn/a.csv")
+    with pytest.raises(PlacementError, match=r"does not list: 'staging_zn/b\.csv'"):
+        placements(manifest, _stage_result(("staging_zn/a.csv", "archive"), ("staging_zn/b.csv", "archive")))
 
 
 def test_discarding_deletes_only_batch_copies(bucket: Any) -> None:
@@ -149,9 +197,18 @@ def _move_plan(bucket: Any, names: dict[str, bytes]) -> list[dict[str, Any]]:
     entries = []
     for i, (name, data) in enumerate(names.items()):
         copy = _put(bucket, f"_batches/b7/objects/{i:016d}-1.csv", data)
-        entries.append({"name": name, "generation": "1", "md5_hash": copy.md5_hash, "crc32c": copy.crc32c})
-        entries[-1]["snapshot"] = copy.name
-    manifest = {"mode": "incremental", "objects": entries, "not_csv": []}
+        entries.append(
+            ManifestObject.in_bucket(
+                bucket.name,
+                i + 1,
+                name,
+                generation="1",
+                md5_hash=copy.md5_hash,
+                crc32c=copy.crc32c,
+                snapshot=copy.name,
+            )
+        )
+    manifest = _batch(entries)
     result = _stage_result(*((name, "archive") for name in names))
     (group,) = _groups(manifest, result)
     return list(group["moves"])

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from batch_documents import MANIFEST_VERSION, RunMode
 from order_tracking.batch import (
-    MANIFEST_VERSION,
     StagedObject,
     archive_day_prefixes,
     batch_id_for_run,
@@ -105,7 +105,9 @@ def test_batch_id_is_path_safe_and_stable() -> None:
 
 def test_manifest_names_objects_and_result_locations() -> None:
     created = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
-    manifest = build_manifest("b1", "bkt", "_batches/", [_obj("staging_zn/a.csv", 1)], created)
+    built = build_manifest("b1", "bkt", "_batches/", [_obj("staging_zn/a.csv", 1)], created)
+    assert (built.version, built.mode) == (MANIFEST_VERSION, RunMode.INCREMENTAL)
+    manifest = built.to_dict()  # the document the jobs read
     assert manifest["version"] == MANIFEST_VERSION == 2
     assert manifest["objects"][0]["name"] == "staging_zn/a.csv"
     assert manifest["results"] == {
@@ -120,7 +122,7 @@ def test_manifest_entries_carry_identity_and_batch_copy() -> None:
     created = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
     obj = StagedObject("staging_zn/a*.csv", "7", 10, "md5", "crc", created, "_batches/b1/objects/x-7.csv")
     tmp = StagedObject("staging_zn/x.tmp", "8", 3, "md5t", "crct", created, "_batches/b1/objects/y-8.csv")
-    manifest = build_manifest("b1", "bkt", "_batches/", [obj], created, not_csv=[tmp])
+    manifest = build_manifest("b1", "bkt", "_batches/", [obj], created, not_csv=[tmp]).to_dict()
     assert manifest["objects"] == [
         {
             "name": "staging_zn/a*.csv",

@@ -82,10 +82,8 @@ def test_release_deletes_only_the_claimed_generation(bucket: Any) -> None:
     claimed = claim_objects(bucket, "_batches/", "b1", listed)
     _staged(bucket, "staging_zn/b.csv", b"newer\n")  # arrived after the cut under the same name
     bucket.blob("staging_zn/c.csv").delete()  # gone already
-    entries = [{"name": o.name, "generation": o.generation, "snapshot": o.snapshot} for o in claimed]
-
-    assert release_originals(bucket, entries) == 1
-    assert release_originals(bucket, entries) == 0  # idempotent
+    assert release_originals(bucket, claimed) == 1
+    assert release_originals(bucket, claimed) == 0  # idempotent
 
     assert [b.name for b in bucket.client.list_blobs(bucket.name, prefix="staging_zn/")] == [
         "staging_zn/b.csv"
@@ -96,7 +94,8 @@ def test_release_deletes_only_the_claimed_generation(bucket: Any) -> None:
 
 def test_an_entry_without_a_batch_copy_is_never_released(bucket: Any) -> None:
     listed = _staged(bucket, "staging_zn/a.csv", b"a\n")
-    assert release_originals(bucket, [{"name": listed.name, "generation": listed.generation}]) == 0
+    assert listed.snapshot is None
+    assert release_originals(bucket, [listed]) == 0
     assert _bytes(bucket, listed.name) == b"a\n"
 
 

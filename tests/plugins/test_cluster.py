@@ -10,8 +10,10 @@ import pytest
 from local_stack.airflow_env import databricks_connection
 from local_stack.databricks_runner import RunnerServer
 from order_tracking.cluster import start_cluster, stop_cluster
+from order_tracking.config import PipelineConfig
 
 RUN = SimpleNamespace(dag_id="dag", run_id="manual__cluster_test")
+CONFIG = PipelineConfig().to_dict()  # what the DAG hands its tasks: the defaults
 
 pytestmark = pytest.mark.spark
 
@@ -25,17 +27,17 @@ def test_a_retried_setup_finds_its_cluster_and_teardown_deletes_it(databricks: R
     service = databricks.service
     starts = service.cluster_starts
     batch = {"batch_id": "manual__cluster_test"}
-    cluster_id = start_cluster.function(batch, dag_run=RUN)
-    assert start_cluster.function(batch, dag_run=RUN) == cluster_id
+    cluster_id = start_cluster.function(batch, CONFIG, dag_run=RUN)
+    assert start_cluster.function(batch, CONFIG, dag_run=RUN) == cluster_id
     assert service.cluster_starts == starts + 1
     described = service.get_cluster(cluster_id)
     assert described["custom_tags"]["airflow_batch"] == "manual__cluster_test"
 
-    stop_cluster.function(cluster_id)
+    stop_cluster.function(cluster_id, CONFIG)
     with pytest.raises(ValueError, match="does not exist"):
         service.get_cluster(cluster_id)
     # a cleared run starts over: its token was released with the deleted cluster
-    fresh = start_cluster.function(batch, dag_run=RUN)
+    fresh = start_cluster.function(batch, CONFIG, dag_run=RUN)
     assert fresh != cluster_id
     assert service.cluster_starts == starts + 2
-    stop_cluster.function(fresh)  # leave no cluster running for later tests
+    stop_cluster.function(fresh, CONFIG)  # leave no cluster running for later tests

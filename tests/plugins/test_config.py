@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from order_tracking.config import PipelineConfig
+import json
+import re
+
+import pytest
+
+from batch_documents import TableNames
+from order_tracking.config import ConfigError, PipelineConfig
 
 
 def test_defaults_match_the_product() -> None:
@@ -29,3 +35,58 @@ def test_environment_overrides_typed_fields() -> None:
     assert config.max_objects_per_run == 7
     assert config.cluster_spec == {"spark_version": "x", "num_workers": 1}
     assert config.schedule_or_none is None
+
+
+def test_the_tasks_get_the_configuration_as_json_and_read_it_back() -> None:
+    """What the DAG hands its tasks (``to_dict``) is JSON and gives back the same configuration."""
+    config = PipelineConfig.from_env(
+        {
+            "ORDER_TRACKING_TARGET_TABLE": "cat.sch.target",
+            "ORDER_TRACKING_CLUSTER_SPEC": '{"spark_version": "17.3.x-scala2.13", "num_workers": 1}',
+        }
+    )
+    given = json.loads(json.dumps(config.to_dict()))
+    assert PipelineConfig.from_dict(given) == config
+    assert config.tables == TableNames(target="cat.sch.target")
+    with pytest.raises(ConfigError, match="unknown configuration keys: bukcet"):
+        PipelineConfig.from_dict(given | {"bukcet": "x"})
+
+
+def test_the_table_names_are_the_jobs_defaults() -> None:
+    assert PipelineConfig().tables == TableNames()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("STEP_TIMEOUT_SECONDS", "0", "ORDER_TRACKING_STEP_TIMEOUT_SECONDS must be a positive number, not 0"),
+        ("SENSOR_POKE_SECONDS", "-5", "ORDER_TRACKING_SENSOR_POKE_SECONDS must be a positive number, not -5"),
+        ("MAX_OBJECTS_PER_RUN", "0", "ORDER_TRACKING_MAX_OBJECTS_PER_RUN must be a positive number"),
+        ("TASK_RETRIES", "-1", "ORDER_TRACKING_TASK_RETRIES must be 0 or more, not -1"),
+        ("RUN_DEADLINE_SECONDS", "-1", "ORDER_TRACKING_RUN_DEADLINE_SECONDS must be 0 or more"),
+        ("STEP_TIMEOUT_SECONDS", "abc", "ORDER_TRACKING_STEP_TIMEOUT_SECONDS='abc' cannot be read"),
+        ("SCHEMA_POLICY", "merge", "ORDER_TRACKING_SCHEMA_POLICY must be one of add, rescue, fail"),
+        ("CLUSTER_SPEC", "{not json", "ORDER_TRACKING_CLUSTER_SPEC='{not json' cannot be read"),
+        ("CLUSTER_SPEC", '"17.3.x-scala2.13"', "must be a JSON object with a spark_version"),
+        ("CLUSTER_SPEC", '{"num_workers": 2}', "must be a JSON object with a spark_version"),
+        ("CLUSTER_SPEC", '{"spark_version": "17.3.x-scala2.13", "custom_tags": null}', "custom_tags must be"),
+        (
+            "CLUSTER_SPEC",
+            '{"spark_version": "17.3.x-scala2.13", "custom_tags": {"a": 1}}',
+            "custom_tags must be",
+        ),
+    ],
+)
+def test_a_setting_the_pipeline_cannot_run_with_fails_the_parse_naming_the_variable(
+    variable: str, value: str, message: str
+) -> None:
+    """Caught when the DAG file is parsed (an import error), not after a run has claimed objects."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        PipelineConfig.from_env({f"ORDER_TRACKING_{variable}": value})
+
+
+def test_zero_turns_the_deadline_and_the_retries_off() -> None:
+    config = PipelineConfig.from_env(
+        {"ORDER_TRACKING_RUN_DEADLINE_SECONDS": "0", "ORDER_TRACKING_TASK_RETRIES": "0"}
+    )
+    assert (config.run_deadline_seconds, config.task_retries) == (0, 0)

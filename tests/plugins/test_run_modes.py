@@ -7,14 +7,10 @@ from datetime import UTC, datetime
 import jsonschema
 import pytest
 
-from order_tracking.run_modes import (
-    INCREMENTAL,
-    OBJECTS,
-    REPLAY,
-    RunRequestError,
-    dag_params,
-    resolve_run_request,
-)
+from batch_documents import RunMode
+from order_tracking.run_modes import RunRequestError, dag_params, resolve_run_request
+
+INCREMENTAL, OBJECTS, REPLAY = RunMode.INCREMENTAL, RunMode.OBJECTS, RunMode.REPLAY
 
 START, END = datetime(2026, 11, 25, 10, tzinfo=UTC), datetime(2026, 11, 25, 11, tzinfo=UTC)
 

@@ -15,18 +15,21 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from batch_documents import Destination, Manifest, ObjectOutcome, Outcome, SchemaPolicy, StageResult
 from order_tracking import tasks
+from order_tracking.config import PipelineConfig
 from order_tracking.moves import MoveObjectGenerationsOperator
 from order_tracking.tasks import cut_batch, plan_moves
 from tests.object_names import awkward_leaves
 
 MANUAL = SimpleNamespace(run_type="manual")
+CONFIG = PipelineConfig().to_dict()  # what the DAG hands its tasks: the defaults
 
 pytestmark = pytest.mark.usefixtures("gcs_connection")
 
 
 def _cut(sensed: Any, run_id: str, **params: Any) -> dict[str, Any]:
-    return cut_batch.function(sensed, params=params, dag_run=MANUAL, run_id=run_id)
+    return cut_batch.function(sensed, CONFIG, params=params, dag_run=MANUAL, run_id=run_id)
 
 
 def _put(bucket: Any, name: str, data: bytes) -> None:
@@ -55,13 +58,16 @@ def _finish(bucket: Any, batch: dict[str, Any], quarantined: frozenset[str] = fr
     """What follows the cut: the stage job's verdicts (``quarantined`` names, the rest archived),
     then ``plan_moves`` and the mapped move tasks."""
     manifest = _manifest(bucket, batch)
-    verdicts = [
-        {"name": o["name"], "destination": "quarantine" if o["name"] in quarantined else "archive"}
+    verdicts = tuple(
+        ObjectOutcome(o["name"], Outcome.QUARANTINED, Destination.QUARANTINE)
+        if o["name"] in quarantined
+        else ObjectOutcome(o["name"], Outcome.LOADED, Destination.ARCHIVE)
         for o in manifest["objects"]
-    ]
+    )
     result = f"_batches/{batch['batch_id']}/stage_result.json"
-    bucket.blob(result).upload_from_string(json.dumps({"objects": verdicts}))
-    for group in plan_moves.function(batch):
+    stage_result = StageResult(batch["batch_id"], SchemaPolicy.ADD, verdicts)
+    bucket.blob(result).upload_from_string(stage_result.to_json())
+    for group in plan_moves.function(batch, CONFIG):
         MoveObjectGenerationsOperator(task_id="move_objects", bucket=bucket.name, **group).execute({})
 
 
@@ -129,6 +135,7 @@ def test_a_backfill_run_replays_the_archive_of_its_day_from_copies(bucket: Any) 
     midnight = datetime(2026, 11, 25, tzinfo=UTC)  # a trigger timetable: start == end
     batch = cut_batch.function(
         None,
+        CONFIG,
         params={},
         dag_run=SimpleNamespace(run_type=DagRunType.BACKFILL),  # the enum the task context holds
         run_id="backfill__2026-11-25",
@@ -184,7 +191,7 @@ def test_bytes_overwritten_after_the_cut_stay_in_staging_for_the_next_run(
     _put(bucket, "staging_zn/b.csv", b"b v1\n")
     write_manifest = tasks._write_manifest_once
 
-    def write_then_overwrite(*args: Any) -> dict[str, Any]:
+    def write_then_overwrite(*args: Any) -> Manifest:
         manifest = write_manifest(*args)
         _put(bucket, "staging_zn/a.csv", b"a v2\n")  # the new generation lands before the release
         _put(bucket, "staging_zn/late.csv", b"late\n")

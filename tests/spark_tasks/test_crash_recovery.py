@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from dataclasses import astuple
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from batch_documents import TableNames
 from spark_tasks import merge, stage_load, storage
 from spark_tasks.tables import TableRef
 from tests.batches import upload_batch
@@ -18,7 +20,7 @@ from tests.batches import upload_batch
 pytestmark = pytest.mark.spark
 
 HEADER = "tracking_num,order_id,carrier,status,event_ts,location,estimated_delivery_date\n"
-TABLES = ("stage_zn_new", "target_zn_new", "rejects_zn_new", "ledger_zn_new", "audit_zn_new")
+TABLES = astuple(TableNames())  # the jobs' default table names
 SEED = {
     "seed.csv": HEADER + "T1,O1,UPS,IN_TRANSIT,2026-11-26T08:00:00Z,,\n"
     "T2,O2,UPS,DELIVERED,2026-11-26T12:00:00Z,,\n"

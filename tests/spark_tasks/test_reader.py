@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from pyspark.sql import functions as F
 
+from batch_documents import ManifestObject
 from spark_tasks import lineage
 from spark_tasks.contract import CONTRACT_COLUMNS, CORRUPT_RECORD, WHITESPACE, SchemaPolicy, check_header
-from spark_tasks.manifest import ManifestObject
 from spark_tasks.probe import ProbeResult, parse_header
 from spark_tasks.reader import RAW_RECORD, READ_ORDER, read_records, with_record_index
 from spark_tasks.validation import REJECT_REASON, classify_records, typed
