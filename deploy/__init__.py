@@ -2,7 +2,7 @@
 
 - ``python -m deploy.databricks``: build the Spark jobs' wheel and upload it to the Unity Catalog
   volume path the DAG's ``libraries: [{"whl": wheel_uri}]`` names;
-- ``python -m deploy.composer``: copy ``dags/`` and ``plugins/order_tracking/`` into the Composer
+- ``python -m deploy.composer``: copy ``dags/`` and the ``plugins/`` packages into the Composer
   environment's bucket (and delete plugin modules the repo no longer has).
 
 Both take ``--dry-run``: each action is printed as one line (``upload SRC -> DEST (N bytes)``,
@@ -12,6 +12,7 @@ Both take ``--dry-run``: each action is printed as one line (``upload SRC -> DES
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -28,34 +29,35 @@ class DeployError(Exception):
     """A deployment that cannot (or must not) go ahead; its message says why and what to do."""
 
 
-ENV_PREFIX = "ORDER_TRACKING_"
-
-
 def pipeline_config() -> PipelineConfig:
     """The DAG's configuration as the environment sets it (``ORDER_TRACKING_*``, else the defaults).
 
     ``plugins/`` is put on ``sys.path`` first, as Airflow does for the plugins folder. Raises
-    :class:`DeployError` naming the ``ORDER_TRACKING_*`` variable whose value does not parse (the
-    DAG file would not parse with it either).
+    :class:`DeployError` naming the ``ORDER_TRACKING_*`` variable whose value the DAG could not
+    parse either (``order_tracking.config.ConfigError`` names it).
     """
     if str(PLUGINS) not in sys.path:
         sys.path.insert(0, str(PLUGINS))
-    from order_tracking.config import PipelineConfig
+    from order_tracking.config import ConfigError, PipelineConfig
 
     try:
         return PipelineConfig.from_env()
-    except (ValueError, TypeError) as error:  # json.JSONDecodeError is a ValueError
-        for name, value in sorted(os.environ.items()):
-            if not name.startswith(ENV_PREFIX):
-                continue
-            try:
-                PipelineConfig.from_env({name: value})
-            except (ValueError, TypeError) as alone:
-                raise DeployError(
-                    f"the environment variable {name}={value!r} is not valid: {alone} "
-                    "(the DAG reads it too: fix or unset it)"
-                ) from error
-        raise DeployError(f"the ORDER_TRACKING_* environment variables are not valid: {error}") from error
+    except ConfigError as error:
+        value = os.environ.get(error.variable or "", "")
+        setting = f"{error.variable}={value!r}" if error.variable else "a setting"
+        raise DeployError(
+            f"the environment variable {setting} is not valid: {error} "
+            "(the DAG reads it too: fix or unset it)"
+        ) from error
+
+
+def timeout_seconds(text: str) -> int:
+    """``--timeout`` of both tools: whole seconds, 1 to 3600 (the SDK's retry budget is a whole
+    number of seconds). Raises ``argparse.ArgumentTypeError`` otherwise."""
+    value = int(text) if text.isdigit() else 0
+    if not 1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds from 1 to 3600: {text!r}")
+    return value
 
 
 def size_text(size: int) -> str:

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deploy import REPO, DeployError, size_text
+from deploy import REPO, DeployError, size_text, timeout_seconds
 
 Emit = Callable[[str], None]
 DAGS = "dags"
@@ -388,18 +388,10 @@ def storage_client(project: str | None) -> Any:
         raise DeployError(_credentials_failure(error) or f"no Google credentials: {error}") from error
 
 
-def _seconds(text: str) -> int:
-    """``--timeout``: whole seconds, 1 to 3600 (the SDK's retry budget is a whole number of seconds)."""
-    value = int(text) if text.isdigit() else 0
-    if not 1 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"not a whole number of seconds from 1 to 3600: {text!r}")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m deploy.composer",
-        description="Copy dags/ and plugins/order_tracking/ into a Cloud Composer environment's bucket.",
+        description="Copy dags/ and the plugins/ packages into a Cloud Composer environment's bucket.",
     )
     parser.add_argument("--bucket", help="the environment's bucket (name or gs://name)")
     parser.add_argument("--environment", help="the Composer environment (its bucket is looked up)")
@@ -413,7 +405,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--timeout",
-        type=_seconds,
+        type=timeout_seconds,
         default=DEFAULT_TIMEOUT_SECONDS,
         help=f"seconds the first Google call may wait and retry (default {DEFAULT_TIMEOUT_SECONDS})",
     )

@@ -74,7 +74,7 @@ from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 
-from deploy import REPO, DeployError, pipeline_config, size_text
+from deploy import REPO, DeployError, pipeline_config, size_text, timeout_seconds
 
 Emit = Callable[[str], None]
 DEFAULT_TIMEOUT_SECONDS = 10
@@ -546,14 +546,6 @@ def upload_wheel(
     emit(f"verified {target.path} {size_text(size)}")
 
 
-def _seconds(text: str) -> int:
-    """``--timeout``: whole seconds, 1 to 3600 (the SDK's retry budget is a whole number of seconds)."""
-    value = int(text) if text.isdigit() else 0
-    if not 1 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"not a whole number of seconds from 1 to 3600: {text!r}")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m deploy.databricks",
@@ -569,7 +561,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--wheel", type=Path, help="deploy this already built wheel instead of building one")
     parser.add_argument(
         "--timeout",
-        type=_seconds,
+        type=timeout_seconds,
         default=DEFAULT_TIMEOUT_SECONDS,
         help=f"seconds a Databricks call may wait and retry (default {DEFAULT_TIMEOUT_SECONDS})",
     )

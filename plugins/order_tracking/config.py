@@ -35,7 +35,12 @@ class ConfigError(ValueError):
     """A configuration the pipeline cannot run with: an unknown key, a value that is not a number
     where one is needed, a duration that is not positive, a cluster spec that is not a JSON object
     with a ``spark_version``. Raised when the DAG file is parsed, so a bad setting is an import
-    error naming the variable, not a failure after objects were claimed."""
+    error naming the variable, not a failure after objects were claimed. ``variable`` is the
+    ``ORDER_TRACKING_*`` variable at fault, when there is one."""
+
+    def __init__(self, message: str, variable: str | None = None) -> None:
+        super().__init__(message)
+        self.variable = variable
 
 
 # Durations and counts that must be positive (0 would mean "at once" or "never"); the run deadline
@@ -92,21 +97,19 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         for name in _POSITIVE:
             if getattr(self, name) <= 0:
-                raise ConfigError(f"{_variable(name)} must be a positive number, not {getattr(self, name)}")
+                raise _invalid(name, f"must be a positive number, not {getattr(self, name)}")
         for name in _NOT_NEGATIVE:
             if getattr(self, name) < 0:
-                raise ConfigError(f"{_variable(name)} must be 0 or more, not {getattr(self, name)}")
+                raise _invalid(name, f"must be 0 or more, not {getattr(self, name)}")
         if self.schema_policy not in {policy.value for policy in SchemaPolicy}:
             choices = ", ".join(policy.value for policy in SchemaPolicy)
-            raise ConfigError(
-                f"{_variable('schema_policy')} must be one of {choices}, not {self.schema_policy!r}"
-            )
+            raise _invalid("schema_policy", f"must be one of {choices}, not {self.schema_policy!r}")
         spec = self.cluster_spec
         if not isinstance(spec, Mapping) or not isinstance(spec.get("spark_version"), str):
-            raise ConfigError(f"{_variable('cluster_spec')} must be a JSON object with a spark_version")
+            raise _invalid("cluster_spec", "must be a JSON object with a spark_version")
         tags = spec.get("custom_tags", {})
         if not isinstance(tags, Mapping) or not all(isinstance(v, str) for v in tags.values()):
-            raise ConfigError(f"{_variable('cluster_spec')}: custom_tags must be an object of strings")
+            raise _invalid("cluster_spec", "custom_tags must be an object of strings")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PipelineConfig:
@@ -129,7 +132,7 @@ class PipelineConfig:
                 else:
                     overrides[name] = raw
             except ValueError as err:
-                raise ConfigError(f"{_variable(name)}={raw!r} cannot be read: {err}") from err
+                raise _invalid(name, f"cannot be read from {raw!r}: {err}") from err
         return cls(**overrides)
 
     def to_dict(self) -> dict[str, Any]:
@@ -169,3 +172,8 @@ class PipelineConfig:
 def _variable(name: str) -> str:
     """The environment variable that sets a field, as the README names it."""
     return ENV_PREFIX + name.upper()
+
+
+def _invalid(name: str, detail: str) -> ConfigError:
+    """The error for field ``name``, naming the environment variable that sets it."""
+    return ConfigError(f"{_variable(name)} {detail}", _variable(name))

@@ -120,6 +120,16 @@ def _assert_loaded_exactly(
     assert sorted(name for name in archived if name in files) == sorted(files)
 
 
+def _start_slow_run(
+    live_airflow: LiveAirflow, workspace: WorkspaceClient, databricks: RunnerServer, bucket: Any, tag: str
+) -> tuple[dict[str, bytes], str, int]:
+    """Stage two objects, trigger a run naming them; return them, the DAG run id and the
+    ``stage_load`` Databricks run, once that run is in its slow Spark job and its trigger polls."""
+    files = _stage_files(bucket, tag)
+    run_id = live_airflow.api.trigger(live_airflow.dag_id, {"objects": sorted(files)})
+    return files, run_id, _running_databricks_run(live_airflow, workspace, databricks, run_id)
+
+
 def test_a_step_killed_in_airflow_cancels_its_databricks_run(
     live_airflow: LiveAirflow,
     bucket: Any,
@@ -128,9 +138,7 @@ def test_a_step_killed_in_airflow_cancels_its_databricks_run(
     workspace: WorkspaceClient,
     slow_stage_load: None,
 ) -> None:
-    files = _stage_files(bucket, "KZ")
-    run_id = live_airflow.api.trigger(live_airflow.dag_id, {"objects": sorted(files)})
-    killed = _running_databricks_run(live_airflow, workspace, databricks, run_id)
+    files, run_id, killed = _start_slow_run(live_airflow, workspace, databricks, bucket, "KZ")
 
     live_airflow.api.set_task_state(live_airflow.dag_id, run_id, "stage_load", "failed")  # as from the UI
 
@@ -159,9 +167,7 @@ def test_a_step_past_its_execution_timeout_is_cancelled_then_retried(
     workspace: WorkspaceClient,
     slow_stage_load: None,
 ) -> None:
-    files = _stage_files(bucket, "TZ")
-    run_id = live_airflow.api.trigger(live_airflow.dag_id, {"objects": sorted(files)})
-    slow = _running_databricks_run(live_airflow, workspace, databricks, run_id)
+    files, run_id, slow = _start_slow_run(live_airflow, workspace, databricks, bucket, "TZ")
     started = time.monotonic()
 
     state = _wait_cancelled(workspace, slow, timeout=STEP_TIMEOUT_SECONDS + 90)

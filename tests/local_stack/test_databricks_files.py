@@ -8,6 +8,7 @@ runner's HTTP server, where ``create_app`` mounts the router behind the bearer t
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +21,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from local_stack.airflow_env import LOCAL_TOKEN
-from local_stack.databricks_files import files_router
+from local_stack.databricks_files import DIRECTORIES, FILES, files_router
 from local_stack.databricks_runner import RunnerServer
 
-FILES = "/api/2.0/fs/files"
-DIRS = "/api/2.0/fs/directories"
 VOLUME = "/Volumes/main/order_tracking/artifacts"
 
 
@@ -138,7 +137,7 @@ def test_path_traversal_is_refused(api: TestClient, root: Path, escaped: str) ->
     response = api.put(FILES + escaped, content=b"x")
     assert _error(response) == (400, "INVALID_PARAMETER_VALUE")
     assert "normalized" in response.json()["message"]  # refused for its segments, as it arrived
-    assert _error(api.put(DIRS + escaped)) == (400, "INVALID_PARAMETER_VALUE")
+    assert _error(api.put(DIRECTORIES + escaped)) == (400, "INVALID_PARAMETER_VALUE")
     assert not list(root.parent.rglob("escaped.txt"))
 
 
@@ -174,7 +173,7 @@ def test_a_missing_file_is_404_not_found(api: TestClient) -> None:
     assert _error(api.get(f"{FILES}{VOLUME}/missing.whl")) == (404, "NOT_FOUND")
     head = api.head(f"{FILES}{VOLUME}/missing.whl")
     assert (head.status_code, head.content) == (404, b"")
-    assert _error(api.get(f"{DIRS}{VOLUME}/missing")) == (404, "NOT_FOUND")
+    assert _error(api.get(f"{DIRECTORIES}{VOLUME}/missing")) == (404, "NOT_FOUND")
 
 
 def test_metadata_and_ranges_are_served(api: TestClient) -> None:
@@ -189,20 +188,20 @@ def test_metadata_and_ranges_are_served(api: TestClient) -> None:
 
 
 def test_a_directory_and_a_file_cannot_share_a_path(api: TestClient) -> None:
-    api.put(f"{DIRS}{VOLUME}/d")
+    api.put(f"{DIRECTORIES}{VOLUME}/d")
     assert _error(api.put(f"{FILES}{VOLUME}/d", content=b"x")) == (409, "ALREADY_EXISTS")
     api.put(f"{FILES}{VOLUME}/f", content=b"x")
-    assert _error(api.put(f"{DIRS}{VOLUME}/f/sub")) == (409, "ALREADY_EXISTS")
+    assert _error(api.put(f"{DIRECTORIES}{VOLUME}/f/sub")) == (409, "ALREADY_EXISTS")
     assert _error(api.get(f"{FILES}{VOLUME}/d")) == (404, "NOT_FOUND")
 
 
 def test_listing_pages(api: TestClient) -> None:
     for name in ("c", "a", "b"):
         api.put(f"{FILES}{VOLUME}/{name}", content=name.encode())
-    first = api.get(f"{DIRS}{VOLUME}", params={"page_size": 2}).json()
+    first = api.get(f"{DIRECTORIES}{VOLUME}", params={"page_size": 2}).json()
     assert [entry["name"] for entry in first["contents"]] == ["a", "b"]
     second = api.get(
-        f"{DIRS}{VOLUME}", params={"page_size": 2, "page_token": first["next_page_token"]}
+        f"{DIRECTORIES}{VOLUME}", params={"page_size": 2, "page_token": first["next_page_token"]}
     ).json()
     assert second == {
         "contents": [
@@ -215,3 +214,63 @@ def test_listing_pages(api: TestClient) -> None:
             }
         ]
     }
+
+
+# --- what the deploy tool relies on: directory metadata, volume roots, Unity Catalog names --------
+
+
+def test_the_sdk_checks_a_directory_and_a_volume_root_always_exists(files: Any, volume: str) -> None:
+    files.get_directory_metadata(volume)  # a volume's root, nothing written in it yet
+    assert list(files.list_directory_contents(volume)) == []
+    with pytest.raises(NotFound):
+        files.get_directory_metadata(f"{volume}/missing")
+    files.create_directory(f"{volume}/made")
+    files.get_directory_metadata(f"{volume}/made")
+
+
+def test_the_sdk_sees_names_unity_catalog_refuses_refused(files: Any) -> None:
+    with pytest.raises(InvalidParameterValue, match=re.escape("invalid schema name 'order tracking'")):
+        files.upload("/Volumes/main/order tracking/artifacts/a.whl", io.BytesIO(b"x"), overwrite=True)
+    with pytest.raises(InvalidParameterValue, match=re.escape("invalid catalog name 'ma.in'")):
+        files.create_directory("/Volumes/ma.in/s/v/d")
+
+
+def test_any_other_character_in_a_name_is_escaped_by_the_sdk_and_stored(files: Any) -> None:
+    volume = f"/Volumes/c{uuid.uuid4().hex[:8]}/order-tracking/art?x#y"
+    files.upload(f"{volume}/a%20b.whl", io.BytesIO(b"odd"), overwrite=True)
+    assert files.download(f"{volume}/a%20b.whl").contents.read() == b"odd"
+    assert [entry.path for entry in files.list_directory_contents(volume)] == [f"{volume}/a%20b.whl"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/Volumes/main/order%20tracking/artifacts/a.whl",  # a space
+        "/Volumes/ma.in/order_tracking/artifacts/a.whl",  # a period
+        "/Volumes/main/order_tracking/arti%01facts/a.whl",  # a control character
+        "/Volumes/main/order_tracking/arti%7Ffacts/a.whl",  # DELETE
+        f"/Volumes/main/{'s' * 256}/artifacts/a.whl",  # more than 255 characters
+    ],
+)
+def test_names_unity_catalog_refuses_are_400_and_never_reach_the_disk(
+    api: TestClient, root: Path, path: str
+) -> None:
+    for response in (api.put(FILES + path, content=b"x"), api.get(FILES + path), api.put(DIRECTORIES + path)):
+        assert (response.status_code, response.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    assert not list(root.rglob("*"))
+
+
+def test_directory_metadata_is_a_bodiless_head(api: TestClient) -> None:
+    def head(path: str) -> tuple[int, bytes]:
+        response = api.head(DIRECTORIES + path)
+        return response.status_code, response.content
+
+    assert head(VOLUME) == (200, b"")  # a volume's root exists before anything is written in it
+    assert head(f"{VOLUME}/") == (200, b"")
+    assert head(f"{VOLUME}/d") == (404, b"")
+    api.put(f"{DIRECTORIES}{VOLUME}/d")
+    api.put(f"{FILES}{VOLUME}/f", content=b"x")
+    assert head(f"{VOLUME}/d") == (200, b"")
+    assert head(f"{VOLUME}/f") == (404, b"")  # a file is no directory
+    assert head("/Volumes/main/order%20tracking/artifacts") == (400, b"")
+    assert api.get(f"{DIRECTORIES}/Volumes/other/s/v").json() == {"contents": []}
