@@ -121,6 +121,7 @@ class Manifest:
     dry_run: bool = False
     not_csv: tuple[ManifestObject, ...] = ()
     version: int = MANIFEST_VERSION
+    run_id: str | None = None  # the Airflow run that cut the batch; absent from older manifests
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", RunMode(self.mode))  # "replay" given as text is RunMode.REPLAY
@@ -158,7 +159,7 @@ class Manifest:
             "not_csv": not_csv,
             "objects": [obj.to_dict() for obj in self.objects],
             "results": {"stage": self.stage_result_uri, "merge": self.merge_result_uri},
-        }
+        } | ({"run_id": self.run_id} if self.run_id is not None else {})
 
     def to_json(self) -> str:
         return dumps(self.to_dict())
@@ -194,6 +195,7 @@ class Manifest:
             dry_run=dry_run,
             not_csv=not_csv,
             version=version,
+            run_id=read.optional_text("run_id"),
         )
 
     @classmethod

@@ -141,6 +141,7 @@ def build_manifest(
     mode: RunMode = RunMode.INCREMENTAL,
     dry_run: bool = False,
     not_csv: Iterable[StagedObject] = (),
+    run_id: str | None = None,
 ) -> Manifest:
     """The manifest the Spark jobs read (``batch_documents.Manifest``; ``to_json`` is the document).
 
@@ -148,6 +149,8 @@ def build_manifest(
     (archived objects, loaded again: nothing is moved and re-delivery checks are off). ``not_csv``
     objects are never read by Spark: the run quarantines them. Each object's ``snapshot`` (its
     batch copy) is where its bytes are read and moved from. The results go next to the manifest.
+    ``run_id`` is the Airflow run that cuts the batch: another run whose id maps to the same batch
+    id must not take this batch for its own (see ``order_tracking.tasks.cut_batch``).
     """
     folder = batch_dir(batches_prefix, batch_id)
     return Manifest(
@@ -160,6 +163,7 @@ def build_manifest(
         mode=mode,
         dry_run=dry_run,
         not_csv=tuple(manifest_object(bucket, seq, obj) for seq, obj in enumerate(not_csv, start=1)),
+        run_id=run_id,
     )
 
 

@@ -163,7 +163,26 @@ def _write_manifest_once(bucket: Any, name: str, manifest: Manifest) -> Manifest
         )
     except PreconditionFailed:
         log.warning("another attempt wrote the manifest of batch %s first: using it", manifest.batch_id)
-        return Manifest.from_json(bucket.blob(name).download_as_bytes())
+        return _own_manifest(bucket.blob(name).download_as_bytes(), manifest.run_id or "")
+    return manifest
+
+
+def _own_manifest(text: str | bytes, run_id: str) -> Manifest:
+    """The manifest found under this run's batch id, if an earlier attempt of *this* run wrote it.
+
+    Batch ids are run ids made path-safe (``batch_id_for_run``), so two run ids can share one
+    (``load 1`` and ``load:1``). A manifest another run cut is not this run's batch.
+
+    Raises:
+        AirflowFailException: the manifest names another run (manifests older than the ``run_id``
+            field are taken as this run's, as before).
+    """
+    manifest = Manifest.from_json(text)
+    if manifest.run_id is not None and manifest.run_id != run_id:
+        raise AirflowFailException(
+            f"run ids {manifest.run_id!r} and {run_id!r} both map to batch {manifest.batch_id!r}, which "
+            f"the first one cut: trigger this run again with a run id of its own"
+        )
     return manifest
 
 
@@ -213,7 +232,7 @@ def cut_batch(
     manifest_uri = config.gcs_uri(manifest_name)
     if hook.exists(config.bucket, manifest_name):
         log.info("reusing the manifest of batch %s written by an earlier attempt", batch_id)
-        manifest = Manifest.from_json(_read(hook, config.bucket, manifest_name))
+        manifest = _own_manifest(_read(hook, config.bucket, manifest_name), run_id)
         return _finish_cut(hook, bucket, config, manifest, manifest_uri)
 
     request = _request(params, dag_run, data_interval_start, data_interval_end)
@@ -242,6 +261,7 @@ def cut_batch(
         mode=request.mode,
         dry_run=request.dry_run,
         not_csv=claimed_not_csv,
+        run_id=run_id,
     )
     manifest = _write_manifest_once(bucket, manifest_name, manifest)
     log.info(

@@ -45,6 +45,24 @@ def _names(bucket: Any, prefix: str = "") -> list[str]:
     return sorted(blob.name for blob in bucket.client.list_blobs(bucket.name, prefix=prefix))
 
 
+@pytest.mark.parametrize("other", ["manual__load:1", "manual__load 1", "manual__load/1", "manual__load_1_"])
+def test_a_run_whose_id_maps_to_another_runs_batch_is_refused_not_given_that_batch(
+    bucket: Any, other: str
+) -> None:
+    """Batch ids are run ids made path-safe, so run ids can share one; the manifest names the run
+    that cut it, and another run gets a clear error instead of that run's batch."""
+    _put(bucket, "staging_zn/a.csv", b"tracking_num\n")
+    batch = _cut(True, "manual__load_1")
+    assert _manifest(bucket, batch)["run_id"] == "manual__load_1"
+    _put(bucket, "staging_zn/b.csv", b"tracking_num\n")
+
+    with pytest.raises(AirflowFailException, match=r"both map to batch 'manual__load_1'.*run id of its own"):
+        _cut(True, other)
+
+    assert _cut(True, "manual__load_1") == batch  # the run that cut it still finds its batch
+    assert _names(bucket, "staging_zn/") == ["staging_zn/b.csv"]  # b waits for a run of its own
+
+
 def _manifest(bucket: Any, batch: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(bucket.blob(f"_batches/{batch['batch_id']}/manifest.json").download_as_bytes()))
 
