@@ -8,7 +8,6 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: prereqs run test lint up drop tables jars venv constraints clean bench deploy-databricks deploy-composer
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
-	@command -v java >/dev/null || { echo "Java 17+ is required for Spark (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip==25.3"
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
@@ -18,6 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 venv: $(STAMP)
 
 jars: venv  ## fetch and cache Delta Lake and GCS connector jars in .cache/jars
+	@command -v java >/dev/null || { echo "Java 17+ is required for Spark (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
 	$(PY) -m local_stack.jars
 
 run: venv jars  ## one DAG run end to end on the local stack (INPUT="a.csv b.csv" to drop your own files)
@@ -49,7 +49,7 @@ drop: venv  ## upload FILES="a.csv b.csv" to the running long-running stack's st
 deploy-databricks: venv  ## build the spark_tasks wheel and upload it to the DAG's volume path (ARGS="--dry-run", "--profile P", "--wheel-uri /Volumes/...")
 	$(PY) -m deploy.databricks $(ARGS)
 
-deploy-composer: venv  ## copy dags/ and plugins/order_tracking/ to Composer (ARGS="--bucket B --dry-run" or "--environment E --location R")
+deploy-composer: venv  ## copy dags/ and the plugins/ packages to Composer (ARGS="--bucket B --dry-run" or "--environment E --location R")
 	$(PY) -m deploy.composer $(ARGS)
 
 constraints: venv  ## re-freeze the tested set after changing a pin

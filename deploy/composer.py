@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deploy import REPO, DeployError, size_text, timeout_seconds
+from deploy import REPO, DeployError, pipeline_config, size_text, timeout_seconds
 
 Emit = Callable[[str], None]
 DAGS = "dags"
@@ -423,6 +423,7 @@ def main(argv: Sequence[str] | None = None, emit: Emit = print) -> int:
     if args.list_remote and not args.dry_run:
         parser.error("--list-remote is for dry runs (a real run always lists)")
     try:
+        pipeline_config()  # the DAG would not import with a bad ORDER_TRACKING_* setting: say so now
         if args.bucket:
             bucket_name, dags_prefix = args.bucket.removeprefix("gs://").strip("/"), "dags/"
             if not bucket_name or "/" in bucket_name:

@@ -68,6 +68,7 @@ import tempfile
 import time
 import tomllib
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.parser import HeaderParser
@@ -260,6 +261,8 @@ def check_wheel_file(wheel: Path) -> None:
             )
     except zipfile.BadZipFile as error:
         raise DeployError(f"{wheel} is not a wheel: not a zip archive ({error})") from error
+    except (zlib.error, EOFError, OSError) as error:  # testzip() raises these on some damage
+        raise DeployError(f"{wheel} is damaged: it does not read back ({error})") from error
     name, version = str(metadata.get("Name", "")), str(metadata.get("Version", ""))
     if (_normalized(name), version.replace("-", "_")) != (_normalized(match["name"]), match["version"]):
         raise DeployError(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import socket
+import sys
 from pathlib import Path
 
 from local_stack.gcs_emulator import emulator_client
@@ -14,6 +16,10 @@ def main() -> None:
     parser.add_argument("files", type=Path, nargs="+")
     parser.add_argument("--prefix", default="staging_zn/")
     args = parser.parse_args()
+    try:
+        socket.create_connection(("127.0.0.1", GCS_PORT), timeout=2).close()
+    except OSError:
+        sys.exit(f"no local stack on 127.0.0.1:{GCS_PORT}: start it with `make up` (in another terminal) first")
     bucket = emulator_client(f"http://127.0.0.1:{GCS_PORT}").bucket(BUCKET)
     for path in args.files:
         bucket.blob(args.prefix + path.name).upload_from_string(path.read_bytes(), content_type="text/csv")

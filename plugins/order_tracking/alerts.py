@@ -32,7 +32,7 @@ FAILURE_SUBJECT = SUBJECT_PREFIX + " FAILED {{ ti.dag_id }}.{{ ti.task_id }} in 
 FAILURE_BODY = (
     "Task <b>{{ ti.task_id }}</b> of run <b>{{ run_id }}</b> failed after {{ ti.try_number }} attempt(s)."
     "<br>Error: {{ exception }}<br>Log: {{ ti.log_url }}"
-    "<br>What to do: see the README's operator section, 'When a run fails'."
+    "<br>What to do: see the README's section 'What each alert means', FAILED."
 )
 FAILURE_SLACK = (
     ":red_circle: order-tracking: task `{{ ti.task_id }}` failed in run `{{ run_id }}` "
@@ -112,7 +112,7 @@ async def deadline_missed(
     body = (
         f"Run <b>{run_id}</b> of {dag_id} was queued at {dag_run.get('queued_at', '?')} and is not finished "
         f"{timedelta(seconds=deadline_seconds)} later (state: {dag_run.get('state', '?')}). The target table "
-        "is not fresh. What to do: see the README's operator section, 'Deadline missed'."
+        "is not fresh. What to do: see the README's section 'What each alert means', DEADLINE MISSED."
     )
     return await asyncio.to_thread(
         partial(

@@ -55,6 +55,8 @@ _POSITIVE = (
     "stale_feed_seconds",
 )
 _NOT_NEGATIVE = ("task_retries", "run_deadline_seconds")
+_PREFIXES = ("staging_prefix", "archive_prefix", "quarantine_prefix", "batches_prefix", "state_prefix")
+_GLOB_CHARACTERS = frozenset("*?[]{}\\")
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,14 @@ class PipelineConfig:
         if self.schema_policy not in {policy.value for policy in SchemaPolicy}:
             choices = ", ".join(policy.value for policy in SchemaPolicy)
             raise _invalid("schema_policy", f"must be one of {choices}, not {self.schema_policy!r}")
+        if not self.bucket:
+            raise _invalid("bucket", "must name the feed's bucket")
+        for name in _PREFIXES:
+            prefix = getattr(self, name)
+            if not prefix.endswith("/") or prefix.startswith("/") or prefix == "/":
+                raise _invalid(name, f"must be a folder like 'staging_zn/' (ending in '/'), not {prefix!r}")
+        if _GLOB_CHARACTERS & set(self.staging_prefix):
+            raise _invalid("staging_prefix", "must not contain *?[]{}\\: the sensor matches it as a glob")
         spec = self.cluster_spec
         if not isinstance(spec, Mapping) or not isinstance(spec.get("spark_version"), str):
             raise _invalid("cluster_spec", "must be a JSON object with a spark_version")

@@ -382,7 +382,7 @@ def check_feed_freshness(
             f"{SUBJECT_PREFIX} STALE FEED no new object for {age} (run {run_id})",
             f"No CSV object has arrived under gs://{config.bucket}/{config.staging_prefix} since "
             f"{heartbeat['last_cut_at']} (threshold {timedelta(seconds=config.stale_feed_seconds)}). "
-            "What to do: see the README's operator section, 'Stale feed'.",
+            "What to do: see the README's section 'What each alert means', STALE FEED.",
             emails=config.alert_recipients,
             smtp_conn_id=config.smtp_conn_id,
             slack_conn_id=config.slack_conn_id,

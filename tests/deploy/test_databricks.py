@@ -498,3 +498,22 @@ def test_a_renamed_non_wheel_is_refused_before_any_call(
 
     assert capsys.readouterr().err.startswith(f"error: {fake} is not a wheel: not a zip archive")
     assert _calls(databricks_files) == calls_before
+
+
+@pytest.mark.parametrize("where", [0.1, 0.25, 0.4, 0.55, 0.7, 0.85])
+def test_damage_anywhere_in_the_wheel_is_a_clear_refusal(
+    where: float, spark_tasks_wheel: Path, tmp_path: Path
+) -> None:
+    """A flipped byte may break a member's deflate stream (zlib), its CRC or the zip directory:
+    each is a DeployError, never a traceback (a byte no check covers, such as a member's
+    timestamp, leaves a wheel that installs the same)."""
+    data = bytearray(spark_tasks_wheel.read_bytes())
+    data[int(len(data) * where)] ^= 0xFF
+    damaged = tmp_path / WHEEL_NAME
+    damaged.write_bytes(bytes(data))
+    refusal = ""
+    try:
+        check_wheel_file(damaged)
+    except DeployError as error:  # any other exception fails the test
+        refusal = str(error)
+    assert not refusal or re.search(r"is not a wheel|is damaged|is not the wheel its name says", refusal)
