@@ -19,7 +19,9 @@ def main() -> None:
     try:
         socket.create_connection(("127.0.0.1", GCS_PORT), timeout=2).close()
     except OSError:
-        sys.exit(f"no local stack on 127.0.0.1:{GCS_PORT}: start it with `make up` (in another terminal) first")
+        sys.exit(
+            f"no local stack on 127.0.0.1:{GCS_PORT}: start it with `make up` (in another terminal) first"
+        )
     bucket = emulator_client(f"http://127.0.0.1:{GCS_PORT}").bucket(BUCKET)
     for path in args.files:
         bucket.blob(args.prefix + path.name).upload_from_string(path.read_bytes(), content_type="text/csv")
