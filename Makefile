@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: prereqs run test lint up drop tables jars venv constraints clean bench deploy-databricks deploy-composer
+.PHONY: prereqs run test test-fast lint up drop tables jars venv constraints clean bench deploy-databricks deploy-composer
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ prereqs:  ## machine packages the tests need (Java 17, Chromium): installs them 
 	bash .ci/prereqs
 
 test: prereqs venv jars lint  ## the whole test suite (lint, type checks, unit, Spark + Delta, end to end)
-	SPARK_LOCAL_IP=127.0.0.1 $(PY) -m pytest
+	SUITE_BUDGET_SECONDS=600 SPARK_LOCAL_IP=127.0.0.1 $(PY) -m pytest
+
+FAST_TESTS = tests/batch_documents tests/dags tests/plugins tests/spark_tasks/test_contract.py tests/spark_tasks/test_transforms.py
+test-fast: venv jars  ## before each commit (<= 90 s): the DAG, plugins, batch documents, contract and transforms
+	SUITE_BUDGET_SECONDS=90 SPARK_LOCAL_IP=127.0.0.1 $(PY) -m pytest -m "not e2e" $(FAST_TESTS)
 
 bench: venv jars  ## benchmarks (stage, merge, DAG parse, end-to-end latency, orchestration) -> docs/benchmarks.md; SCALE=0.1 for a tenth, SMOKE=1 for a quick check
 	$(PY) -m bench $(if $(SCALE),--scale $(SCALE)) $(if $(SMOKE),--smoke --out-dir .local/bench-smoke) $(if $(SECTIONS),--sections $(SECTIONS))

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from itertools import product
 from pathlib import Path
-
-FULL_TARGET_ROWS = (1_000_000, 10_000_000)
-BATCH_FRACTIONS = (0.01, 0.10)
 
 
 @dataclass(frozen=True)
@@ -21,9 +19,7 @@ class BenchConfig:
     parse_runs: int = 5
     stage_rows: int = 2_000_000
     stage_objects: int = 200  # 10,000 rows each: "many objects", under the DAG's 500 cap
-    merge_scenarios: tuple[tuple[int, float], ...] = tuple(
-        (n, f) for n in FULL_TARGET_ROWS for f in BATCH_FRACTIONS
-    )
+    merge_scenarios: tuple[tuple[int, float], ...] = tuple(product((1_000_000, 10_000_000), (0.01, 0.10)))
     target_rows_per_file: int = 250_000  # about 10 MiB Parquet files: 4 for 1M rows, 40 for 10M
     warm_up: bool = True
     bad_share: float = 0.03  # a few percent of the feed breaks a contract rule
@@ -35,12 +31,7 @@ class BenchConfig:
 
     @classmethod
     def build(
-        cls,
-        work_dir: Path,
-        out_dir: Path,
-        scale: float = 1.0,
-        smoke: bool = False,
-        repeats: int | None = None,
+        cls, work_dir: Path, out_dir: Path, scale: float = 1, smoke: bool = False, repeats: int | None = None
     ) -> BenchConfig:
         """Full scale times ``scale``; ``smoke`` is a tiny run (seconds) that proves the harness works."""
         full = cls(work_dir, out_dir, scale)
@@ -57,7 +48,6 @@ class BenchConfig:
                 warm_up=False,
                 latency_rows=100,
                 latency_uploads=1,
-                latency_pause_seconds=0.0,
             )
         if scale <= 0:
             raise ValueError("--scale must be positive")

@@ -10,13 +10,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.section import BenchContext, SectionResult, table
-from bench.timing import fmt_seconds, ratio, timing
+from bench.section import BenchContext, SectionResult, fmt_seconds, ratio, table, timed, timing
 
 REPO = Path(__file__).resolve().parent.parent
 DAG_FILE = REPO / "dags" / "order_tracking_incremental_load.py"
@@ -39,30 +37,18 @@ with _DAG(dag_id="minimal_same_imports", schedule=None, start_date=_dt.datetime(
     pass
 """
 
-_OPERATORS = """
-import json, runpy, sys
-namespace = runpy.run_path(sys.argv[1])
-dags = [v for v in namespace.values() if type(v).__name__ == "DAG"]
-found = set()
-for dag in dags:
-    for task in dag.tasks:
-        cls = getattr(task, "operator_class", None) or type(task)
-        if isinstance(cls, dict):
-            continue
-        for klass in cls.__mro__:
-            if klass.__module__.startswith("airflow."):
-                found.add((klass.__module__, klass.__name__))
-                break
-print("BENCH=" + json.dumps(sorted(found)))
-"""
-
+# Also reports the first Airflow class in each task's operator's MRO (ours derive from them).
 _DAGBAG = """
 import json, sys
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=sys.argv[1])
 stat = bag.dagbag_stats[0]
+classes = [getattr(t, "operator_class", None) or type(t) for d in bag.dags.values() for t in d.tasks]
+operators = {next((k.__module__, k.__name__) for k in c.__mro__ if k.__module__.startswith("airflow."))
+             for c in classes if not isinstance(c, dict)}
 print("BENCH=" + json.dumps({"duration": stat.duration.total_seconds(), "dags": stat.dag_num,
-      "tasks": stat.task_num, "errors": {k: str(v)[-300:] for k, v in bag.import_errors.items()}}))
+      "tasks": stat.task_num, "errors": {k: str(v)[-300:] for k, v in bag.import_errors.items()},
+      "operators": sorted(operators)}))
 """
 
 
@@ -87,8 +73,8 @@ def minimal_dag_source(dag_file: Path, operators: Sequence[tuple[str, str]] = ()
 
 def operator_imports(dag_file: Path, env: dict[str, str]) -> list[tuple[str, str]]:
     """``(module, class)`` of the Airflow classes behind the DAG's operators (found in a fresh process)."""
-    _, found = _fresh(_OPERATORS, dag_file, env)
-    return [(str(module), str(name)) for module, name in found]
+    _, found = _fresh(_DAGBAG, dag_file, env)
+    return [(str(module), str(name)) for module, name in found["operators"]]
 
 
 def airflow_env(airflow_home: Path) -> dict[str, str]:
@@ -105,11 +91,8 @@ def airflow_env(airflow_home: Path) -> dict[str, str]:
 
 def _fresh(script: str, path: Path, env: dict[str, str]) -> tuple[float, Any]:
     """Run ``script`` on ``path`` in a new interpreter; its wall seconds and what it reported."""
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(path)], env=env, capture_output=True, text=True, check=False
-    )
-    wall = time.perf_counter() - start
+    command = [sys.executable, "-c", script, str(path)]
+    wall, done = timed(lambda: subprocess.run(command, env=env, capture_output=True, text=True, check=False))
     lines = [line for line in done.stdout.splitlines() if line.startswith("BENCH=")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"parsing {path} failed: {done.stderr[-1500:]}")
@@ -160,25 +143,19 @@ class DagParseSection:
         )
         ours = info["ours"]
         labels = {"ours": "our DAG file", "minimal": "minimal DAG, same imports"}
-        out.markdown = "\n".join(
+        out.markdown = "\n\n".join(
             [
                 f"{runs} fresh interpreters per measurement, interleaved. Our file: {ours['dags']} DAG, "
                 f"{ours['tasks']} tasks, import errors: {len(ours['errors']) or 'none'}.",
-                "",
-                *table(
+                table(
                     "file | parse, median (min-max) | process | DagBag processing",
                     [
                         (labels[s], *(t[f"{m}.{s}"].text() for m in ("parse", "process", "dagbag")))
                         for s in files
                     ],
                 ),
-                "",
                 "<details><summary>the minimal DAG file</summary>",
-                "",
-                "```text",  # text, not python: `ruff format` would reformat generated code in docs
-                source.strip(),
-                "```",
-                "",
+                f"```text\n{source.strip()}\n```",  # not python: `ruff format` would reformat it in docs
                 "</details>",
             ]
         )

@@ -17,7 +17,7 @@ from spark_tasks import lineage
 from spark_tasks.cli import JobArgs
 from spark_tasks.contract import CONTRACT_COLUMNS, STATUSES, SchemaPolicy
 from spark_tasks.manifest import BatchManifest, ManifestObject
-from spark_tasks.schemas import LEDGER_DDL, STAGE_DDL, TARGET_DDL, TARGET_PROPERTIES
+from spark_tasks.schemas import LEDGER_SCHEMA, STAGE_SCHEMA, TARGET_PROPERTIES, TARGET_SCHEMA
 from spark_tasks.tables import TableRef
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)  # first event of the synthetic target
@@ -43,14 +43,7 @@ def tracking_key(row_id: Column) -> Column:
 
 
 def _pick(values: tuple[str, ...], index: Column) -> Column:
-    return F.element_at(
-        F.array(*[F.lit(v) for v in values]), (F.pmod(index, F.lit(len(values))) + 1).cast("int")
-    )
-
-
-def _uniform(column: Column, seed: int) -> Column:
-    """A deterministic value in [0, 1) per row, from a seeded hash."""
-    return F.pmod(F.xxhash64(column, F.lit(seed)), F.lit(1_000_000)) / F.lit(1_000_000.0)
+    return F.get(F.array(*[F.lit(v) for v in values]), F.pmod(index, F.lit(len(values))).cast("int"))
 
 
 def _iso(epoch_seconds: Column) -> Column:
@@ -81,7 +74,7 @@ def _feed_lines(
     pos = F.col("id") % per_object
     g = (F.col("id") / per_object).cast("long") * rows_per_object + pos - 1  # record number in the feed
     parcel = (g / 3).cast("long")  # about three events per parcel
-    bad = _uniform(g, seed) < bad_share
+    bad = F.pmod(F.xxhash64(g, F.lit(seed)), F.lit(1_000_000)) / 1_000_000 < bad_share  # seeded, uniform
     kind = F.pmod(F.xxhash64(g, F.lit(seed + 1)), F.lit(BAD_KINDS))
     epoch = F.lit(T0_EPOCH) + F.pmod(g * 37, F.lit(30 * DAY))
     ts = (
@@ -165,12 +158,12 @@ def feed_manifest(feed: Feed, batch_id: str, created_at: datetime) -> BatchManif
 
 TARGET_INGESTED_AT = datetime(2026, 11, 20, tzinfo=UTC)
 BATCH_INGESTED_AT = datetime(2026, 11, 26, 12, tzinfo=UTC)
-_TARGET_COLUMNS = [c.split()[0] for c in TARGET_DDL.split(", ")]
+_TARGET_COLUMNS = TARGET_SCHEMA.fieldNames()
 
 
 def write_target(spark: SparkSession, table: TableRef, rows: int, rows_per_file: int) -> None:
     """Create the target (our DDL and properties) holding parcels 0..rows-1."""
-    table.create_if_missing(spark, TARGET_DDL, TARGET_PROPERTIES)
+    table.ensure(spark, TARGET_SCHEMA, TARGET_PROPERTIES)
     files = max(1, math.ceil(rows / rows_per_file))
     frame = spark.range(0, rows, 1, numPartitions=files).select(
         tracking_key(F.col("id")).alias("tracking_num"),
@@ -194,23 +187,16 @@ def batch_shape(rows: int) -> dict[str, int]:
 
     Row ``j`` with ``m = j % 20``: 0 stale update, other even updates, 19 duplicate of j-1, else new.
     """
-    full, rest = divmod(rows, 20)
 
-    def count(pred: list[int]) -> int:
-        return full * len(pred) + sum(1 for m in pred if m < rest)
+    def count(*ms: int) -> int:  # rows j with j % 20 in ms
+        return sum(rows // 20 + (m < rows % 20) for m in ms)
 
-    stale, updates, superseded = count([0]), count(list(range(2, 20, 2))), count([19])
-    inserted = rows - stale - updates - superseded
-    return {
-        "inserted": inserted,
-        "updated": updates,
-        "stale_skipped": stale,
-        "superseded_in_batch": superseded,
-    }
+    shape = {"updated": count(*range(2, 20, 2)), "stale_skipped": count(0), "superseded_in_batch": count(19)}
+    return {"inserted": rows - sum(shape.values())} | shape
 
 
 def staged_batch(spark: SparkSession, target_rows: int, rows: int, batch_id: str) -> DataFrame:
-    """A batch as the stage table holds it (STAGE_DDL columns), for a target of ``target_rows``."""
+    """A batch as the stage table holds it (STAGE_SCHEMA columns), for a target of ``target_rows``."""
     j = F.col("id")
     m = j % 20
     update_id = (j * F.lit(target_rows) / F.lit(rows)).cast("long")  # spread evenly over the table
@@ -240,8 +226,8 @@ def staged_batch(spark: SparkSession, target_rows: int, rows: int, batch_id: str
 
 def stage_batch(spark: SparkSession, args: JobArgs, *, target_rows: int, rows: int, batch_id: str) -> None:
     """Append a batch to the stage table and its ledger entry, as ``stage_load`` would leave them."""
-    args.stage.create_if_missing(spark, STAGE_DDL, {})
-    args.ledger.create_if_missing(spark, LEDGER_DDL, {})
+    args.stage.ensure(spark, STAGE_SCHEMA)
+    args.ledger.ensure(spark, LEDGER_SCHEMA)
     args.stage.save(staged_batch(spark, target_rows, rows, batch_id).write.format("delta").mode("append"))
     entry = {
         "batch_id": batch_id,
@@ -252,5 +238,5 @@ def stage_batch(spark: SparkSession, args: JobArgs, *, target_rows: int, rows: i
         "rows_rejected": 0,
         "recorded_at": BATCH_INGESTED_AT,
     }
-    row = tuple(entry.get(c.split()[0]) for c in LEDGER_DDL.split(", "))
-    args.ledger.save(spark.createDataFrame([row], LEDGER_DDL).write.format("delta").mode("append"))
+    row = tuple(entry.get(name) for name in LEDGER_SCHEMA.fieldNames())
+    args.ledger.save(spark.createDataFrame([row], LEDGER_SCHEMA).write.format("delta").mode("append"))

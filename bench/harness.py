@@ -79,7 +79,6 @@ def run_bench(
     ctx = BenchContext(spark, cfg, log, stack)
     results: list[SectionResult] = []
     errors: dict[str, str] = {}
-    cfg.work_dir.mkdir(parents=True, exist_ok=True)
     for section in [s for s in registered if not only or s.name in only]:
         log(f"== {section.title}")
         try:
@@ -97,8 +96,8 @@ def run_bench(
     # One writer at a time: a partial run reads, merges and writes while holding the lock.
     with (cfg.out_dir / ".benchmarks.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        earlier = report.read_raw(raw) if only else None
-        if earlier is not None:
+        if only and raw.exists():  # keep the sections an earlier run left
+            earlier = json.loads(raw.read_text())
             document = report.merge_documents(earlier, document, [s.name for s in registered])
         merge = next((r for r in results if r.name == "merge"), None)
         if merge is not None:  # else keep an earlier run's plot if its merge section was kept

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench import live_runs
-from bench.live_runs import LiveRuns, Upload
-from bench.section import BenchContext, SectionResult, table
-from bench.timing import Timing, fmt_seconds, median, timing
+from bench.live_runs import Upload
+from bench.section import BenchContext, SectionResult, Timing, fmt_seconds, median, table, timing
 
 TARGET_SECONDS = 60.0
 # The DAG's chain up to the merge commit (dags/order_tracking_incremental_load.py).
@@ -76,24 +75,22 @@ def critical_path(upload: Upload) -> list[Segment]:
     def cut(task_id: str, kind: str, seconds: float) -> None:
         out.append(Segment(f"{task_id}.{kind}", seconds))
 
-    t0 = upload.uploaded_at
     sensor_start, previous_end = _span(upload, PATH[0])
-    cut("pickup", "wait_for_run", max(0.0, sensor_start - t0))
-    cut("pickup", "sensor", previous_end - max(t0, sensor_start))
+    cut("pickup", "wait_for_run", max(0.0, sensor_start - upload.uploaded_at))
+    cut("pickup", "sensor", previous_end - max(upload.uploaded_at, sensor_start))
     for task_id in PATH[1:]:
         start, end = _span(upload, task_id)
         cut(task_id, "start", start - previous_end)
         if task_id not in live_runs.ENTRY_POINTS:
             cut(task_id, "run", end - start)
-        elif task_id == "merge":
-            job = upload.job(task_id)
-            cut(task_id, "submit", job.start - start)
-            cut(task_id, "commit", upload.visible_at - job.start)
         else:
             job = upload.job(task_id)
             cut(task_id, "submit", job.start - start)
-            cut(task_id, "spark", job.end - job.start)
-            cut(task_id, "poll", end - job.end)
+            if task_id == "merge":  # the path ends at the merge's commit
+                cut(task_id, "commit", upload.visible_at - job.start)
+            else:
+                cut(task_id, "spark", job.end - job.start)
+                cut(task_id, "poll", end - job.end)
         previous_end = end
     total = sum(s.seconds for s in out)
     if abs(total - upload.latency) > 0.01:
@@ -126,10 +123,6 @@ class Breakdown:
     def median_of(self, category: str) -> float:
         return median(self.categories[category])
 
-    def dominant(self) -> list[tuple[str, float]]:
-        """Categories by median seconds, largest first."""
-        return sorted(((c, self.median_of(c)) for c in CATEGORIES), key=lambda kv: -kv[1])
-
 
 AFTER = ("the whole run", "merge job after its commit", "merge task's poll and resume", "the tasks after it")
 
@@ -138,14 +131,9 @@ def after_visible(uploads: Sequence[Upload]) -> dict[str, list[float]]:
     """What each run does after the commit: the merge job's tail, its task's poll, the tasks after it."""
     out: dict[str, list[float]] = {k: [] for k in AFTER}
     for u in uploads:
-        job, task = u.job("merge"), u.task("merge")
-        if task.end is not None and u.run_end is not None:
-            parts = (
-                u.run_end - u.visible_at,
-                job.end - u.visible_at,
-                task.end - job.end,
-                u.run_end - task.end,
-            )
+        job, task_end, run_end = u.job("merge"), u.task("merge").end, u.run_end
+        if task_end is not None and run_end is not None:
+            parts = (run_end - u.visible_at, job.end - u.visible_at, task_end - job.end, run_end - task_end)
             for key, seconds in zip(AFTER, parts, strict=True):
                 out[key].append(seconds)
     return out
@@ -165,15 +153,12 @@ class LatencySection:
     title = "End-to-end latency: upload to rows visible in the target, on the long-running local stack"
 
     def run(self, ctx: BenchContext) -> SectionResult:
-        return self.result(live_runs.measure(ctx))
-
-    def result(self, runs: LiveRuns) -> SectionResult:
+        runs = live_runs.measure(ctx)
         uploads, b = runs.uploads, Breakdown.of(runs.uploads)
         tail = after_visible(uploads)
         out = SectionResult(self.name, self.title)
-        out.add("latency_median_seconds", b.latency.median, "s")
-        out.add("latency_min_seconds", b.latency.min, "s")
-        out.add("latency_max_seconds", b.latency.max, "s")
+        for stat in ("median", "min", "max"):
+            out.add(f"latency_{stat}_seconds", getattr(b.latency, stat), "s")
         out.add("latency_uploads", len(uploads), "uploads")
         out.add("latency_rows_per_object", runs.rows_per_object, "rows")
         for category in CATEGORIES:
@@ -197,45 +182,38 @@ class LatencySection:
         )
         settings = ", ".join(f"`{k}={v}`" for k, v in runs.settings.items() if not k.endswith("_SPEC"))
         total = b.latency.median or 1.0
-        out.markdown = "\n".join(
+        out.markdown = "\n\n".join(
             [
                 f"{len(uploads)} upload(s) of a {runs.rows_per_object:,}-row contract CSV object, {mode}"
                 + ("; one untimed warm-up upload first." if runs.warm_up else "."),
-                "",
                 f"Settings: {settings}. Stack start: {fmt_seconds(runs.stack_started_in_seconds or 0)}. "
                 f"Over the measured uploads ({cpu.wall_seconds:.0f} s) the {cpu.cores} cores were {busy:.0%} "
                 f"busy: this benchmark's processes {cpu.bench_cpu_seconds:.0f} CPU-s, other work "
                 f"{max(cpu.machine_cpu_seconds - cpu.bench_cpu_seconds, 0.0):.0f} CPU-s; 1-minute load "
                 f"average {min(loads):.1f}-{max(loads):.1f} at the uploads.",
-                "",
                 f"**Latency: median {b.latency.text()}** (target {TARGET_SECONDS:.0f} s).",
-                "",
-                *table(
+                table(
                     "upload | latency | sensor done after | rows visible | run | run end after visible "
                     "| tries",
                     [_upload_row(u) for u in uploads],
                 ),
-                "",
                 "By kind (median over uploads; share of the median latency):",
-                "",
-                *table(
+                table(
                     "part | seconds, median | share",
-                    [(CATEGORIES[c], fmt_seconds(v), f"{v / total:.0%}") for c, v in b.dominant()],
+                    [
+                        (CATEGORIES[c], fmt_seconds(b.median_of(c)), f"{b.median_of(c) / total:.0%}")
+                        for c in sorted(CATEGORIES, key=b.median_of, reverse=True)
+                    ],
                 ),
-                "",
                 "Along the critical path (each upload's segments add up to its latency):",
-                "",
-                *table(
+                table(
                     "segment | median (min-max)",
                     [(label(k), timing(v).text()) for k, v in b.segments.items()],
                 ),
-                "",
                 f"Task starts on the path: {len(b.starts)} measured, median {fmt_seconds(median(b.starts))}, "
                 f"max {fmt_seconds(max(b.starts, default=0.0))}. After the rows are visible (medians):",
-                "",
-                *table(
-                    "after visible | seconds, median",
-                    [(k, fmt_seconds(median(v))) for k, v in tail.items()],
+                table(
+                    "after visible | seconds, median", [(k, fmt_seconds(median(v))) for k, v in tail.items()]
                 ),
             ]
         )

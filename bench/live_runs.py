@@ -9,7 +9,6 @@ import csv
 import io
 import os
 import random
-import re
 import time
 import uuid
 from collections import Counter
@@ -18,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import psutil
 from pyspark.sql import SparkSession
@@ -35,11 +33,6 @@ TARGET_TABLE = "target_zn_new"
 ENTRY_POINTS = ("stage_load", "merge")  # the wheel's entry points the DAG submits
 VISIBLE_TIMEOUT = 600.0  # seconds from upload; a healthy local run takes well under two minutes
 RUN_END_TIMEOUT = 300.0
-_COMMIT = re.compile(r"^(\d{20})\.json$")
-
-
-class LiveMeasurementError(RuntimeError):
-    """An upload never became visible or its run failed; the message carries the run's evidence."""
 
 
 def _epoch(value: str | None) -> float | None:
@@ -75,9 +68,8 @@ def _snapshot(stack: LiveStack) -> dict[str, Any]:
 
 
 def _calls(after: dict[str, Any], before: dict[str, Any]) -> dict[str, int]:
-    delta = Counter(after["api_calls"])
-    delta.subtract(before["api_calls"])
-    return {endpoint: n for endpoint, n in sorted(delta.items()) if n}
+    """Calls per endpoint from ``before`` to ``after`` (the counters only grow)."""
+    return dict(sorted((Counter(after["api_calls"]) - Counter(before["api_calls"])).items()))
 
 
 @dataclass(frozen=True)
@@ -118,37 +110,31 @@ class Upload:
         raise KeyError(f"run {self.run_id} submitted no {entry_point} job")
 
 
-def _machine_busy() -> float:
-    """CPU seconds of all cores since boot, idle and iowait left out."""
-    t = psutil.cpu_times()
-    return float(t.user + t.nice + t.system + t.irq + t.softirq + t.steal)
-
-
-def _ours_busy() -> float:
-    """CPU seconds of this process and its descendants (Airflow, tasks), with their waited-for children."""
-    me, total = psutil.Process(), 0.0
+def _cpu_clock() -> tuple[float, float, float]:
+    """Now: wall seconds, the busy CPU seconds of all cores since boot (idle and iowait left out), and
+    those of this process and its descendants (Airflow, tasks) with their waited-for children."""
+    t, me, ours = psutil.cpu_times(), psutil.Process(), 0.0
     for proc in [me, *me.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):  # ended meanwhile
-            t = proc.cpu_times()
-            total += t.user + t.system + t.children_user + t.children_system
-    return total
+            c = proc.cpu_times()
+            ours += c.user + c.system + c.children_user + c.children_system
+    return time.monotonic(), t.user + t.nice + t.system + t.irq + t.softirq + t.steal, ours
 
 
 @dataclass(frozen=True)
 class CpuUse:
     """CPU time over the uploads: the whole machine's, and this benchmark's processes' share of it."""
 
-    wall_seconds: float
     cores: int
+    wall_seconds: float  # this and the next two: differences of _cpu_clock(), in its order
     machine_cpu_seconds: float
     bench_cpu_seconds: float
 
     @staticmethod
     def meter() -> Callable[[], CpuUse]:
         """Started now; call the result to read the use since."""
-        wall, machine, ours = time.monotonic(), _machine_busy(), _ours_busy()
-        cores = os.cpu_count() or 1
-        return lambda: CpuUse(time.monotonic() - wall, cores, _machine_busy() - machine, _ours_busy() - ours)
+        start, cores = _cpu_clock(), os.cpu_count() or 1
+        return lambda: CpuUse(cores, *(now - then for now, then in zip(_cpu_clock(), start, strict=True)))
 
 
 @dataclass(frozen=True)
@@ -167,26 +153,20 @@ class LiveRuns:
 def contract_object(rows: int, seed: int, key_prefix: str) -> tuple[bytes, int, set[str]]:
     """A ``samples`` object of ``rows`` records with its keys prefixed; also the keys that will load."""
     data = next(iter(sample_objects(objects=1, rows_per_object=rows, parcels=rows, seed=seed).values()))
-    reader = csv.reader(io.StringIO(data.decode("utf-8")))
-    header = next(reader)
-    key, status = header.index("tracking_num"), header.index("status")
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    records = [[f"{key_prefix}{v}" if i == key else v for i, v in enumerate(row)] for row in reader]
-    writer.writerows(records)
-    loaded = {row[key] for row in records if row[status] in STATUS_FLOW}  # the generator breaks only status
-    return out.getvalue().encode("utf-8"), len(records), loaded
+    data = data.replace(b"\n1Z", b"\n" + key_prefix.encode() + b"1Z")  # each record starts with its key
+    records = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+    loaded = {r["tracking_num"] for r in records if r["status"] in STATUS_FLOW}  # only status is ever broken
+    return data, len(records), loaded
 
 
 def _commits(table: Path) -> dict[int, Path]:
-    log = table / "_delta_log"
-    names = os.listdir(log) if log.exists() else []
-    return {int(m.group(1)): log / n for n in names if (m := _COMMIT.match(n))}
+    """The table's commit files by version (none before the table exists)."""
+    return {int(p.stem): p for p in (table / "_delta_log").glob("[0-9]" * 20 + ".json")}
 
 
 def _runs(stack: LiveStack, limit: int) -> list[dict[str, Any]]:
-    path = "/".join(quote(part, safe="") for part in ("dags", stack.dag_id, "dagRuns"))
+    """The DAG's latest runs, newest first (a DAG id needs no quoting in a path)."""
+    path = f"dags/{stack.dag_id}/dagRuns"
     return list(stack.api.request("GET", path, params={"order_by": "-id", "limit": limit}).json()["dag_runs"])
 
 
@@ -199,18 +179,10 @@ def _evidence(stack: LiveStack) -> str:
 
 
 def wait_visible(
-    spark: SparkSession,
-    stack: LiveStack,
-    table: Path,
-    key_prefix: str,
-    *,
-    expected: int,
-    after: int,
-    since: float,
+    spark: SparkSession, stack: LiveStack, table: Path, prefix: str, *, count: int, after: int, since: float
 ) -> tuple[int, float, str]:
-    """The first target version after ``after`` holding all ``expected`` keys: (version, ctime, batch id).
-
-    A run failing after ``since`` (the upload, epoch seconds) ends the wait at once, with its evidence.
+    """The first target version after ``after`` holding ``count`` keys starting with ``prefix``: (version,
+    ctime, batch id). A run failing after ``since`` (the upload, epoch s) ends the wait, with its evidence.
     """
     checked, next_look, deadline = after, 0.0, time.monotonic() + VISIBLE_TIMEOUT
     while time.monotonic() < deadline:
@@ -219,24 +191,20 @@ def wait_visible(
                 continue
             checked = version
             frame = spark.read.format("delta").option("versionAsOf", version).load(str(table))
-            ours = frame.where(F.col("tracking_num").startswith(key_prefix)).groupBy("batch_id").count()
+            ours = frame.where(F.col("tracking_num").startswith(prefix)).groupBy("batch_id").count()
             found = {str(row["batch_id"]): int(row["count"]) for row in ours.collect()}
-            if sum(found.values()) >= expected:
-                if len(found) != 1 or sum(found.values()) != expected:
-                    raise LiveMeasurementError(
-                        f"version {version}: unexpected rows {found}, expected {expected}"
-                    )
+            if sum(found.values()) >= count:
+                if len(found) != 1 or sum(found.values()) != count:
+                    raise RuntimeError(f"version {version}: unexpected rows {found}, expected {count}")
                 return version, path.stat().st_ctime, next(iter(found))
         if time.monotonic() >= next_look:  # a failed run would otherwise only show as a timeout
             stack.check_running()
             latest = next(iter(_runs(stack, 1)), {})
             if latest.get("state") == "failed" and (_epoch(latest.get("end_date")) or 0) >= since:
-                raise LiveMeasurementError(
-                    f"a DAG run failed before the rows were visible\n{_evidence(stack)}"
-                )
+                raise RuntimeError(f"a DAG run failed before the rows were visible\n{_evidence(stack)}")
             next_look = time.monotonic() + 5
         time.sleep(0.2)
-    raise LiveMeasurementError(f"rows with keys {key_prefix}* not visible in time\n{_evidence(stack)}")
+    raise RuntimeError(f"rows with keys {prefix}* not visible in time\n{_evidence(stack)}")
 
 
 def find_run(stack: LiveStack, batch_id: str) -> str:
@@ -245,7 +213,7 @@ def find_run(stack: LiveStack, batch_id: str) -> str:
         value = stack.api.xcom(stack.dag_id, run["dag_run_id"], "cut_batch", "return_value")
         if isinstance(value, dict) and value.get("batch_id") == batch_id:
             return str(run["dag_run_id"])
-    raise LiveMeasurementError(f"no recent DAG run cut batch {batch_id}\n{_evidence(stack)}")
+    raise RuntimeError(f"no recent DAG run cut batch {batch_id}\n{_evidence(stack)}")
 
 
 def measure_upload(
@@ -270,7 +238,7 @@ def measure_upload(
     if not stack.scheduled:
         stack.api.trigger(stack.dag_id)
     version, visible_at, batch_id = wait_visible(
-        spark, stack, table, key_prefix, expected=len(keys), after=after_version, since=uploaded_at
+        spark, stack, table, key_prefix, count=len(keys), after=after_version, since=uploaded_at
     )
     run_id = find_run(stack, batch_id)  # a triggered run is not always the one that loads the object
     stack.api.wait_for_run(stack.dag_id, run_id, timeout=RUN_END_TIMEOUT, expect="success")
@@ -312,10 +280,8 @@ def measure_upload(
 
 
 def measure(ctx: BenchContext) -> LiveRuns:
-    """The uploads of this benchmark run (an untimed warm-up first, unless smoke), one after another.
-
-    Measured once per run and shared by the latency and orchestration sections.
-    """
+    """The uploads of this benchmark run (an untimed warm-up first, unless smoke), one after another;
+    measured once per run for the latency and orchestration sections."""
     if isinstance(cached := ctx.shared.get("live_runs"), LiveRuns):
         return cached
     if ctx.stack is None:

@@ -14,9 +14,8 @@ from pyspark.sql import functions as F
 
 from bench import datagen
 from bench import spark_metrics as metrics
-from bench.section import BenchContext, SectionResult, table
+from bench.section import BenchContext, SectionResult, Timing, fmt_seconds, ratio, table, timed, timing
 from bench.spark_metrics import Execution, PeakMemory, WriteCost
-from bench.timing import Timing, fmt_seconds, ratio, timed, timing
 from spark_tasks import lineage, merge
 from spark_tasks.cli import JobArgs
 from spark_tasks.contract import KEY_COLUMN
@@ -24,12 +23,6 @@ from spark_tasks.manifest import BatchManifest
 from spark_tasks.transforms import latest_per_key
 
 OURS, REWRITE, DELETE_APPEND = "merge", "full_rewrite", "delete_append"
-METHODS = (OURS, REWRITE, DELETE_APPEND)
-LABELS = {
-    OURS: "our merge job",
-    REWRITE: "full rewrite (union, latest per key, overwrite)",
-    DELETE_APPEND: "notebook: delete matched keys, append",
-}
 REWRITE_TARGET = 5.0  # merge of a 1% batch into the largest target >= 5x faster than a full rewrite
 SCALING_TARGET = 2.5  # merge(largest) / merge(smallest) <= 2.5 for the same batch
 
@@ -62,10 +55,11 @@ def delete_then_append(spark: SparkSession, args: JobArgs, batch_id: str) -> Non
         latest.unpersist()
 
 
-RUNNERS: dict[str, Callable[[SparkSession, JobArgs, str], dict[str, int] | None]] = {
-    OURS: run_ours,
-    REWRITE: full_rewrite,
-    DELETE_APPEND: delete_then_append,
+# method -> (its label on the page, how it runs); our job returns its counts
+METHODS: dict[str, tuple[str, Callable[[SparkSession, JobArgs, str], dict[str, int] | None]]] = {
+    OURS: ("our merge job", run_ours),
+    REWRITE: ("full rewrite (union, latest per key, overwrite)", full_rewrite),
+    DELETE_APPEND: ("notebook: delete matched keys, append", delete_then_append),
 }
 
 
@@ -73,7 +67,6 @@ RUNNERS: dict[str, Callable[[SparkSession, JobArgs, str], dict[str, int] | None]
 class MethodRuns:
     """All repetitions of one method in one scenario."""
 
-    method: str
     timing: Timing
     cost: WriteCost  # of the last repetition (the same in every repetition)
     rows_after: int
@@ -117,42 +110,30 @@ class MergeSection:
             args = datagen.job_args(base / f"t{target_rows}")
             ctx.log(f"merge: writing a {target_rows:,}-row target")
             datagen.write_target(spark, args.target, target_rows, cfg.target_rows_per_file)
-            v0 = metrics.current_version(spark, args.target)
+            version = metrics.current_version(spark, args.target)
+            restore = f"RESTORE TABLE {args.target.sql_name} TO VERSION AS OF {version}"  # after every run
             if target_rows == sizes[0] and cfg.warm_up:  # untimed: JIT and Delta's first-use costs
                 rows = max(10, target_rows // 1000)
                 datagen.stage_batch(spark, args, target_rows=target_rows, rows=rows, batch_id="warmup")
-                for method in METHODS:
-                    RUNNERS[method](spark, args, "warmup")
-                    metrics.restore(spark, args.target, v0)
+                for _, runner in METHODS.values():
+                    runner(spark, args, "warmup")
+                    spark.sql(restore)
             for fraction in sorted(f for rows, f in cfg.merge_scenarios if rows == target_rows):
-                largest = target_rows == sizes[-1]
-                scenario, executions = self._scenario(
-                    ctx=ctx,
-                    args=args,
-                    v0=v0,
-                    target_rows=target_rows,
-                    fraction=fraction,
-                    measure_memory=largest,
-                )
+                scenario, executions = self._scenario(ctx, args, restore, target_rows, fraction)
                 scenarios.append(scenario)
-                if largest and not profile:  # the largest target, the smallest batch
+                if target_rows == sizes[-1] and not profile:  # the largest target, the smallest batch
                     profile = executions
             shutil.rmtree(base / f"t{target_rows}", ignore_errors=True)
         return self._result(scenarios, profile, cfg.repeats)
 
     def _scenario(
-        self,
-        *,
-        ctx: BenchContext,
-        args: JobArgs,
-        v0: int,
-        target_rows: int,
-        fraction: float,
-        measure_memory: bool,
+        self, ctx: BenchContext, args: JobArgs, restore: str, target_rows: int, fraction: float
     ) -> tuple[Scenario, list[Execution]]:
         spark, cfg = ctx.spark, ctx.config
         rows = max(20, round(target_rows * fraction))
-        seconds: dict[str, list[float]] = {m: [] for m in METHODS}
+        measure_memory = target_rows == max(n for n, _ in cfg.merge_scenarios)  # our job, largest target
+        methods = list(METHODS)
+        seconds: dict[str, list[float]] = {m: [] for m in methods}
         costs: dict[str, WriteCost] = {}
         after: dict[str, int] = {}
         peaks: list[PeakMemory] = []
@@ -161,8 +142,8 @@ class MergeSection:
         for rep in range(cfg.repeats):
             batch_id = f"bench_t{target_rows}_f{round(fraction * 1000)}_r{rep}"
             datagen.stage_batch(spark, args, target_rows=target_rows, rows=rows, batch_id=batch_id)
-            for method in METHODS[rep % 3 :] + METHODS[: rep % 3]:  # rotate: fair to warm caches
-                action = partial(RUNNERS[method], spark, args, batch_id)
+            for method in methods[rep % 3 :] + methods[: rep % 3]:  # rotate: fair to warm caches
+                action = partial(METHODS[method][1], spark, args, batch_id)
                 mark, before = metrics.last_execution_id(spark), metrics.current_version(spark, args.target)
                 if method == OURS and measure_memory:
                     peak, (took, result) = metrics.measure_peak(spark, partial(timed, action))
@@ -176,19 +157,19 @@ class MergeSection:
                 if rep == cfg.repeats - 1:  # what a method writes is the same every repetition
                     costs[method] = metrics.write_cost(spark, args.target, before)
                     after[method] = args.target.read(spark).count()
-                metrics.restore(spark, args.target, v0)
+                spark.sql(restore)
                 ctx.log(
                     f"merge: {target_rows:,} rows, batch {rows:,} ({fraction:.0%}), {method} "
                     f"rep {rep + 1}/{cfg.repeats}: {fmt_seconds(took)}"
                 )
         highest = max(peaks, key=lambda p: p.rss_peak_mib) if peaks else None
-        methods = {
-            m: MethodRuns(m, timing(seconds[m]), costs[m], after[m], highest if m == OURS else None)
-            for m in METHODS
+        runs = {
+            m: MethodRuns(timing(seconds[m]), costs[m], after[m], highest if m == OURS else None)
+            for m in methods
         }
-        expected = datagen.batch_shape(rows)
-        files = metrics.file_count(spark, args.target)
-        return Scenario(target_rows, fraction, rows, files, methods, counts, expected), executions
+        files = int(spark.sql(f"DESCRIBE DETAIL {args.target.sql_name}").collect()[0]["numFiles"])
+        shape = datagen.batch_shape(rows)
+        return Scenario(target_rows, fraction, rows, files, runs, counts, shape), executions
 
     def _result(self, scenarios: list[Scenario], profile: list[Execution], repeats: int) -> SectionResult:
         out = SectionResult(self.name, self.title)
@@ -197,10 +178,8 @@ class MergeSection:
             for method, runs in s.methods.items():
                 out.add(f"merge_{key}_{method}_seconds", runs.timing.median, "s")
                 out.add(f"merge_{key}_{method}_rows_written", runs.cost.rows_written, "rows")
-            out.add(f"merge_{key}_rewrite_over_merge", ratio(s.seconds(REWRITE), s.seconds(OURS)), "x")
-            out.add(
-                f"merge_{key}_delete_append_over_merge", ratio(s.seconds(DELETE_APPEND), s.seconds(OURS)), "x"
-            )
+            for other, short in ((REWRITE, "rewrite"), (DELETE_APPEND, "delete_append")):
+                out.add(f"merge_{key}_{short}_over_merge", ratio(s.seconds(other), s.seconds(OURS)), "x")
             if memory := s.methods[OURS].memory:
                 out.add(f"merge_{key}_driver_rss_peak", memory.rss_peak_mib, "MiB")
                 out.add(f"merge_{key}_driver_heap_peak", memory.heap_peak_mib, "MiB")
@@ -238,7 +217,7 @@ class MergeSection:
             )
         counts_ok = all(s.merge_counts == s.expected_counts for s in scenarios)
         times = [
-            f"{_rows(s.target_rows)} | {_rows(s.batch_rows)} ({s.fraction:.0%}) | {LABELS[m]} "
+            f"{_rows(s.target_rows)} | {_rows(s.batch_rows)} ({s.fraction:.0%}) | {METHODS[m][0]} "
             f"| {r.timing.text()} | {ratio(r.timing.median, s.seconds(OURS)):.2f}x | {r.cost.rows_written:,} "
             f"| {r.cost.rows_copied:,} | {r.cost.files_added} / {r.cost.files_removed} "
             f"| {r.cost.deletion_vectors_added}"
@@ -251,31 +230,24 @@ class MergeSection:
             if (p := s.methods[OURS].memory)
         ]
         cost, job = big.methods[OURS].cost, big.methods[OURS].timing.runs[-1]
-        out.markdown = "\n".join(
+        out.markdown = "\n\n".join(
             [
                 f"{repeats} repetitions per method in rotating order, the target restored after each run. "
                 "Our job's insert / update / stale / superseded counts "
                 f"{'match' if counts_ok else 'DO NOT match'} the generated batches.",
-                "",
-                *table(
+                table(
                     "target rows | batch rows | method | seconds, median (min-max) | time / our merge "
                     "| rows written | rows copied unchanged | files added / removed | deletion vectors",
                     times,
                 ),
-                "",
                 "Scaling of the same batch, smallest vs largest target:",
-                "",
-                *table(
+                table(
                     "batch rows | merge, small | merge, large | ratio | Delta MERGE command "
                     "| full rewrite ratio",
                     scaling,
                 ),
-                "",
-                "Peak memory of the Spark driver during our merge job into the largest target (resident set "
-                "sampled every 50 ms; heap = summed peaks of the JVM's heap pools):",
-                "",
-                *table("target rows | batch rows | resident set peak | heap peak | heap max", memory_rows),
-                "",
+                "Peak memory of the Spark driver during our merge job into the largest target:",
+                table("target rows | batch rows | resident set peak | heap peak | heap max", memory_rows),
                 f"Profile of our merge job, {_rows(big.target_rows)}-row target, {_rows(big.batch_rows)}-row "
                 f"batch, last repetition ({fmt_seconds(job)}): Delta's MERGE command "
                 f"{cost.merge_execution_ms / 1000:.1f} s (scan {cost.merge_scan_ms / 1000:.1f} s, rewrite "
@@ -283,8 +255,7 @@ class MergeSection:
                 f"{fmt_seconds(max(job - cost.merge_execution_ms / 1000, 0.0))}; of the target's "
                 f"{big.target_files} files it marked rows in {cost.deletion_vectors_added} with deletion "
                 f"vectors, removed {cost.files_removed} and wrote {cost.files_added}.",
-                "",
-                *table(
+                table(
                     "SQL execution | seconds | joins | scans",
                     [
                         (e.description, f"{e.seconds:.2f}", ", ".join(e.joins) or "-", e.scans)

@@ -8,7 +8,6 @@ import statistics
 from collections.abc import Sequence
 
 from bench import live_runs
-from bench.live_runs import LiveRuns
 from bench.section import BenchContext, SectionResult, table
 
 
@@ -22,9 +21,7 @@ class OrchestrationSection:
     title = "Orchestration cost: cluster starts and Databricks API calls per DAG run"
 
     def run(self, ctx: BenchContext) -> SectionResult:
-        return self.result(live_runs.measure(ctx))
-
-    def result(self, runs: LiveRuns) -> SectionResult:
+        runs = live_runs.measure(ctx)
         uploads = runs.uploads
         starts = [u.cluster_starts for u in uploads]
         totals = [sum(u.api_calls.values()) for u in uploads]
@@ -55,19 +52,16 @@ class OrchestrationSection:
             ("Databricks API calls, all endpoints", _text(totals)),
             ("Spark jobs run (stage_load, merge)", _text(jobs)),
         ]
-        out.markdown = "\n".join(
+        out.markdown = "\n\n".join(
             [
                 f"Per DAG run of the {len(uploads)} upload(s) of the end-to-end latency section, counted by "
                 "the local runner between the upload and the run's end; the Databricks trigger polled every "
                 f"{poll} s.",
-                "",
-                *table("per DAG run | median (min-max)", rows),
-                "",
-                *table(
+                table("per DAG run | median (min-max)", rows),
+                table(
                     "endpoint | calls per run, median (min-max)",
                     [(f"`{e}`", _text(v)) for e, v in per_endpoint.items()],
                 ),
-                "",
                 f"Calls while no object was waiting (runs that found nothing), in total: {idle}. Clusters "
                 f"still running after a run ended: {left_running}.",
             ]

@@ -10,11 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, no display
-
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure  # no pyplot: files only, no display
 
 from bench.config import BenchConfig
 from bench.section import SectionResult, table
@@ -58,54 +54,43 @@ def render_document(document: dict[str, Any], plot_name: str | None) -> str:
     if len(runs) <= 1:
         date, scale = next(iter(runs), (m["date"], _scale_text(document["config"])))
         origin = f"Written by `make bench` on {date}; scale: {scale}."
-    else:
-        origin = (
-            f"Written by `make bench`, last on {m['date']}, from {len(runs)} runs (`python -m bench "
-            "--sections ...` replaces the sections it measures and keeps the others); each section names its "
-            "run."
-        )
+    else:  # a partial run kept earlier runs' sections; each names its run
+        origin = f"Written by `make bench` from {len(runs)} runs, the last on {m['date']}."
     targets = []
     for section in sections.values():
         why = f" ([notes]({notes_link(section['title'])}))"
         for c in section["checks"]:
             verdict = "**pass**" if c["passed"] else "**miss**"
             targets.append((c["target"], c["measured"], verdict, (c["gap"] + why) if c["gap"] else "-"))
-    lines = [
+    blocks = [
         "# Benchmarks",
-        "",
         f"{origin} Every timing is the median of {repeats}+ runs with min and max, baselines measured in the "
         f"same run; the raw figures are in [`{RAW}`]({RAW}). How each figure is measured, what it means and "
         f"what would change it: [`{NOTES}`]({NOTES}). Regenerate with `make bench` (`make bench SCALE=0.1` "
         "for a tenth).",
-        "",
         "## Machine and versions",
-        "",
-        *table(
+        table(
             "cores | memory, GiB | CPU | OS | Python | Java | Spark | Delta | Airflow",
             [tuple(m[k] for k in MACHINE)],
         ),
-        "",
         f"Spark: `{m['spark_master']}`, driver memory {m['spark_driver_memory']}, "
         f"`spark.sql.shuffle.partitions` {m['spark_shuffle_partitions']}, adaptive execution "
         f"{m['spark_adaptive']}, broadcast threshold {m['spark_broadcast_threshold']} (the local stack's "
         "settings, untuned for the benchmark).",
-        "",
         "## Targets (issue #4)",
-        "",
-        *table("target | measured | result | gap", targets),
+        table("target | measured | result | gap", targets),
     ]
     for number, (name, section) in enumerate(sections.items(), start=1):
-        lines += ["", f"## {number}. {section['title']}", ""]
+        blocks.append(f"## {number}. {section['title']}")
         if len(runs) > 1:
-            measured = section["measured"]
-            lines += [f"*Measured {measured['date']}; scale: {measured['scale']}.*", ""]
-        lines.append(section["markdown"])
+            blocks.append(f"*Measured {section['measured']['date']}; scale: {section['measured']['scale']}.*")
+        blocks.append(section["markdown"])
         if name == "merge" and plot_name:
-            lines += ["", f"![merge time against table size]({plot_name})"]
-        lines += ["", f"*What these figures mean: [notes]({notes_link(section['title'])}).*"]
+            blocks.append(f"![merge time against table size]({plot_name})")
+        blocks.append(f"*What these figures mean: [notes]({notes_link(section['title'])}).*")
     for name, error in document["errors"].items():
-        lines += ["", f"## Section `{name}` failed", "", "```", error.strip()[-3000:], "```"]
-    return "\n".join(lines).rstrip() + "\n"
+        blocks += [f"## Section `{name}` failed", f"```\n{error.strip()[-3000:]}\n```"]
+    return "\n\n".join(blocks).rstrip() + "\n"
 
 
 def raw_document(
@@ -113,21 +98,9 @@ def raw_document(
 ) -> dict[str, Any]:
     """Everything the page is made of, per section with its markdown and the run that measured it."""
     config = plain(cfg)
-    measured = {
-        "date": machine["date"],
-        "scale": _scale_text(config),
-        "smoke": cfg.smoke,
-        "repeats": cfg.repeats,
-    }
+    measured = {"date": machine["date"], "scale": _scale_text(config), "repeats": cfg.repeats}
     sections = {r.name: plain(r) | {"measured": measured} for r in results}
-    for section in sections.values():
-        del section["name"]
     return {"config": config, "machine": machine, "sections": sections, "errors": errors}
-
-
-def read_raw(raw: Path) -> dict[str, Any] | None:
-    """The document an earlier run left in the output folder, if any."""
-    return json.loads(raw.read_text()) if raw.exists() else None
 
 
 def merge_documents(earlier: dict[str, Any], latest: dict[str, Any], order: list[str]) -> dict[str, Any]:
@@ -155,11 +128,9 @@ def console_summary(results: list[SectionResult], errors: dict[str, str]) -> str
     for result in results:
         lines.append(f"== {result.title}")
         lines += [f"  {f.name:<55} {f.value:>14,.3f} {f.unit}" for f in result.figures]
-        lines += [
-            f"  [{'pass' if c.passed else 'MISS'}] {c.target}: {c.measured}"
-            + (f" ({c.gap})" if c.gap else "")
-            for c in result.checks
-        ]
+        for c in result.checks:
+            gap = f" ({c.gap})" if c.gap else ""
+            lines.append(f"  [{'pass' if c.passed else 'MISS'}] {c.target}: {c.measured}{gap}")
     lines += [f"== section {name} FAILED: {error.strip().splitlines()[-1]}" for name, error in errors.items()]
     return "\n".join(lines)
 
@@ -173,21 +144,17 @@ _STYLE = {
 
 def plot_merge(scenarios: list[dict[str, Any]], path: Path, subtitle: str) -> None:
     """Log-log lines of median seconds (min-max error bars) against target rows."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
+    fig = Figure(figsize=(7.5, 4.8), dpi=120)
+    ax = fig.subplots()
     fractions = sorted({s["fraction"] for s in scenarios})
     for colour, fraction in zip(("tab:blue", "tab:orange", "tab:green", "tab:red"), fractions, strict=False):
         rows = sorted((s for s in scenarios if s["fraction"] == fraction), key=lambda s: s["target_rows"])
         for method, (style, label) in _STYLE.items():
             t = [s["methods"][method]["timing"] for s in rows]
-            ys, low, high = (
-                [x["median"] for x in t],
-                [x["median"] - x["min"] for x in t],
-                [x["max"] - x["median"] for x in t],
-            )
             ax.errorbar(
                 [s["target_rows"] for s in rows],
-                ys,
-                yerr=[low, high],
+                [x["median"] for x in t],
+                yerr=[[x["median"] - x["min"] for x in t], [x["max"] - x["median"] for x in t]],
                 fmt=style,
                 color=colour,
                 capsize=3,
@@ -198,6 +165,4 @@ def plot_merge(scenarios: list[dict[str, Any]], path: Path, subtitle: str) -> No
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
-    plt.close(fig)

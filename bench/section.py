@@ -1,12 +1,15 @@
 """What a section is and returns: figures (named numbers), target checks, and the markdown it adds to
-the page (tables and short captions; what they mean is in ``docs/benchmarks-notes.md``).
+the page (tables and short captions; what they mean is in ``docs/benchmarks-notes.md``); and the
+timing every figure uses: the median of the runs, with min and max.
 """
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pyspark.sql import SparkSession
 
@@ -14,6 +17,8 @@ from bench.config import BenchConfig
 
 if TYPE_CHECKING:
     from bench.live_stack import StackFactory
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,49 @@ class Section(Protocol):
     def run(self, ctx: BenchContext) -> SectionResult: ...
 
 
-def table(header: str, rows: Sequence[str | tuple[object, ...]]) -> list[str]:
-    """A markdown table's lines; ``header`` and string rows are cells joined by `` | ``."""
+def table(header: str, rows: Sequence[str | tuple[object, ...]]) -> str:
+    """A markdown table; ``header`` and string rows are cells joined by `` | ``."""
     cells = [row if isinstance(row, str) else " | ".join(str(cell) for cell in row) for row in rows]
-    return [f"| {header} |", "|" + "---|" * len(header.split(" | ")), *(f"| {row} |" for row in cells)]
+    lines = [f"| {header} |", "|" + "---|" * len(header.split(" | ")), *(f"| {row} |" for row in cells)]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds of each repetition; the median is the figure, min and max show the spread."""
+
+    runs: tuple[float, ...]
+    median: float
+    min: float
+    max: float
+
+    def text(self) -> str:
+        """``12.3 s (11.9-13.0 s)``."""
+        return f"{fmt_seconds(self.median)} ({fmt_seconds(self.min, unit=False)}-{fmt_seconds(self.max)})"
+
+
+def timing(seconds: Sequence[float]) -> Timing:
+    """The timing of at least one run (``statistics.StatisticsError`` for none)."""
+    return Timing(tuple(seconds), statistics.median(seconds), min(seconds), max(seconds))
+
+
+def timed(action: Callable[[], T]) -> tuple[float, T]:
+    """Run ``action`` once; return its wall-clock seconds and its result."""
+    start = time.perf_counter()
+    result = action()
+    return time.perf_counter() - start, result
+
+
+def median(values: Sequence[float]) -> float:
+    """The median, 0 for no values."""
+    return statistics.median(values) if values else 0.0
+
+
+def fmt_seconds(seconds: float, unit: bool = True) -> str:
+    text = f"{seconds:.3f}" if seconds < 1 else f"{seconds:.2f}" if seconds < 10 else f"{seconds:.1f}"
+    return f"{text} s" if unit else text
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    """``numerator / denominator``, or infinity when the denominator is zero."""
+    return numerator / denominator if denominator else float("inf")

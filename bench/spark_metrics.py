@@ -45,10 +45,9 @@ def write_cost(spark: SparkSession, table: TableRef, version: int) -> WriteCost:
     commits = [(str(r["operation"]), dict(r["operationMetrics"] or {})) for r in history.collect()]
 
     def total(*keys: str, operation: str = "") -> int:  # the first key a commit has, summed
-        found = [
+        return sum(
             next((int(m[k]) for k in keys if k in m), 0) for op, m in commits if op.startswith(operation)
-        ]
-        return sum(found)
+        )
 
     return WriteCost(
         rows_written=total("numOutputRows"),
@@ -62,20 +61,10 @@ def write_cost(spark: SparkSession, table: TableRef, version: int) -> WriteCost:
     )
 
 
-def restore(spark: SparkSession, table: TableRef, version: int) -> None:
-    """Put the table back to ``version`` so that the next repetition starts from the same state."""
-    spark.sql(f"RESTORE TABLE {table.sql_name} TO VERSION AS OF {version}")
-
-
-def file_count(spark: SparkSession, table: TableRef) -> int:
-    return int(spark.sql(f"DESCRIBE DETAIL {table.sql_name}").collect()[0]["numFiles"])
-
-
 @dataclass(frozen=True)
 class Execution:
-    """One SQL execution: its description, seconds, and the join operators in its final plan."""
+    """One SQL execution: its description, seconds, the join operators and scans in its final plan."""
 
-    execution_id: int
     description: str
     seconds: float
     joins: tuple[str, ...]
@@ -100,7 +89,6 @@ def executions_after(spark: SparkSession, execution_id: int) -> list[Execution]:
         plan = str(data.physicalPlanDescription())
         found.append(
             Execution(
-                int(data.executionId()),
                 " ".join(str(data.description()).split())[:110],
                 (data.completionTime().get().getTime() - data.submissionTime()) / 1000.0,
                 tuple(sorted({j for j in _JOINS if j in plan})),

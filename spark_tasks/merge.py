@@ -18,8 +18,8 @@ from pyspark.sql import functions as F
 from batch_documents import Manifest, MergeResult, Outcome
 from spark_tasks import lineage, storage
 from spark_tasks.cli import JobArgs, parse_job_args
-from spark_tasks.contract import KEY_COLUMN
-from spark_tasks.schemas import AUDIT_DDL, TARGET_DDL, TARGET_PROPERTIES
+from spark_tasks.contract import CONTRACT_VERSION, KEY_COLUMN
+from spark_tasks.schemas import AUDIT_SCHEMA, TARGET_PROPERTIES, TARGET_SCHEMA
 from spark_tasks.tables import TableRef
 from spark_tasks.transforms import latest_per_key
 
@@ -88,8 +88,8 @@ def run_merge(spark: SparkSession, manifest: Manifest, args: JobArgs) -> MergeRe
     if manifest.dry_run:
         raise ValueError(f"batch {manifest.batch_id} is a dry run: it is validated and reported, not merged")
     target, batch_id = args.target, manifest.batch_id
-    target.create_if_missing(spark, TARGET_DDL, TARGET_PROPERTIES)
-    args.audit.create_if_missing(spark, AUDIT_DDL, {})
+    target.ensure(spark, TARGET_SCHEMA, TARGET_PROPERTIES)
+    args.audit.ensure(spark, AUDIT_SCHEMA)
     batch_rows = args.stage.read(spark).where(F.col(lineage.BATCH_ID) == batch_id)
     columns = [c for c in batch_rows.columns if c not in (lineage.OBJECT_SEQ, lineage.RECORD_INDEX)]
     latest = latest_per_key(batch_rows).select(*columns).cache()
@@ -195,8 +195,9 @@ def write_audit(spark: SparkSession, args: JobArgs, result: MergeResult) -> None
         result.target_rows,
         result.target_version,
         stats["merged_at"],
+        CONTRACT_VERSION,
     )
-    frame = spark.createDataFrame([row], AUDIT_DDL)
+    frame = spark.createDataFrame([row], AUDIT_SCHEMA)
     writer = (
         frame.write.format("delta")
         .mode("overwrite")

@@ -27,6 +27,7 @@ from spark_tasks import lineage, storage
 from spark_tasks.cli import JobArgs, parse_job_args
 from spark_tasks.contract import (
     CONTRACT_COLUMNS,
+    CONTRACT_VERSION,
     CORRUPT_RECORD,
     TYPED_SCHEMA,
     QuarantineReason,
@@ -34,7 +35,7 @@ from spark_tasks.contract import (
 )
 from spark_tasks.probe import ProbeResult, probe_object
 from spark_tasks.reader import RAW_RECORD, READ_ORDER, read_records, with_record_index
-from spark_tasks.schemas import LEDGER_DDL, REJECTS_DDL, STAGE_DDL
+from spark_tasks.schemas import LEDGER_SCHEMA, REJECTS_SCHEMA, STAGE_SCHEMA
 from spark_tasks.tables import TableRef
 from spark_tasks.validation import REJECT_DETAIL, REJECT_REASON, classify_records, has_replacement_char, typed
 
@@ -200,10 +201,11 @@ def ledger_rows(spark: SparkSession, manifest: Manifest, outcomes: list[ObjectOu
             by_name[obj.name].rows_rejected,
             manifest.created_at,
             obj.seq,
+            CONTRACT_VERSION,
         )
         for obj in manifest.objects
     ]
-    return spark.createDataFrame(rows, LEDGER_DDL)
+    return spark.createDataFrame(rows, LEDGER_SCHEMA)
 
 
 def _replace_batch(table: TableRef, rows: DataFrame, batch_id: str, merge_schema: bool = False) -> None:
@@ -392,8 +394,12 @@ def read_quarantining_unreadable(
 def run_stage_load(spark: SparkSession, manifest: Manifest, args: JobArgs) -> StageResult:
     """Stage one batch and say, per object, what happened to it and where it goes."""
     if not manifest.dry_run:
-        for table, ddl in ((args.stage, STAGE_DDL), (args.rejects, REJECTS_DDL), (args.ledger, LEDGER_DDL)):
-            table.create_if_missing(spark, ddl, {})
+        for table, schema in (
+            (args.stage, STAGE_SCHEMA),
+            (args.rejects, REJECTS_SCHEMA),
+            (args.ledger, LEDGER_SCHEMA),
+        ):
+            table.ensure(spark, schema)
     policy = args.schema_policy
     outcomes, readable = screen_objects(spark, manifest, args)
     readable, classified, tallies = read_quarantining_unreadable(spark, readable, policy, outcomes)
@@ -436,9 +442,7 @@ def run_stage_load(spark: SparkSession, manifest: Manifest, args: JobArgs) -> St
             reject_reasons.update(tally.reject_reasons)
     ordered = [outcomes[obj.name] for obj in manifest.objects]
     if not manifest.dry_run:
-        _replace_batch(
-            args.ledger, ledger_rows(spark, manifest, ordered), manifest.batch_id, merge_schema=True
-        )
+        _replace_batch(args.ledger, ledger_rows(spark, manifest, ordered), manifest.batch_id)
     return StageResult(manifest.batch_id, policy, tuple(ordered), manifest.dry_run, dict(reject_reasons))
 
 

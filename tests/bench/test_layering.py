@@ -11,7 +11,7 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-TOP = {"registry", "harness", "report", "cli", "__main__"}
+TOP = {"registry", "harness", "report", "__main__"}
 SECTIONS = {"stage_ingest", "merge_bench", "dag_parse", "latency", "orchestration"}
 
 
