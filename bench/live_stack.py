@@ -1,9 +1,10 @@
 """The local stack as ``make up`` runs it, for the end-to-end sections (4, latency; 5, orchestration).
 
 GCS emulator, local Databricks runner and Airflow's four services (api-server, scheduler,
-dag-processor, triggerer; LocalExecutor) wired by ``local_stack``'s own pieces, so the benchmark
-measures what a user runs. Everything listens on free loopback ports and lives in temporary folders:
-a user's ``make up`` (ports 8080 / 9023 / 8089, ``.local/``) is never touched. The runner executes
+dag-processor, triggerer; LocalExecutor) started by :class:`~local_stack.local_stack.LocalStack`,
+as ``make up`` starts them, so the benchmark measures what a user runs. Everything listens on free
+loopback ports and lives in temporary folders: a user's ``make up`` (ports 8080 / 9023 / 8089,
+``.local/``) is never touched. The runner executes
 Spark in this process on the benchmark's SparkSession, which is why the emulator must exist before
 that session is built (``gcs_url``): the GCS connector reads its root URL once, at session start.
 """
@@ -22,10 +23,9 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from local_stack.airflow_api import AirflowApi
-from local_stack.airflow_env import LOCAL_TOKEN, LocalStackAddresses, airflow_env, free_port
-from local_stack.airflow_services import AirflowServices
-from local_stack.databricks_runner import LocalDatabricks, RunnerServer
 from local_stack.gcs_emulator import emulator_client
+from local_stack.local_stack import LocalStack
+from local_stack.runner_client import RunnerClient
 
 # The Spark jobs' entry points configure INFO logging in this process; the REST polls are noise.
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -55,7 +55,7 @@ class LiveStack:
 
     api: AirflowApi
     bucket: Any  # google.cloud.storage.Bucket on the emulator
-    runner: LocalDatabricks
+    runner: RunnerClient  # the runner over HTTP: stats(), runs_of(entry point), get(run id)
     tables_root: Path  # ORDER_TRACKING_TABLES_ROOT: the Delta path tables
     env: Mapping[str, str]  # the services' environment (the DAG's settings are read from it)
     scheduled: bool
@@ -75,34 +75,30 @@ StackFactory = Callable[[], AbstractContextManager[LiveStack]]
 def local_stack(spark: SparkSession, gcs_url: str, scheduled: bool) -> Iterator[LiveStack]:
     """Start runner and Airflow against the emulator at ``gcs_url``; stop them on exit.
 
-    The emulator itself is the caller's (it had to start before ``spark``).
+    The emulator and ``spark`` are the caller's (the emulator had to start before ``spark``).
     """
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
         home, tables_root = Path(tmp) / "airflow", Path(tmp) / "warehouse"
         tables_root.mkdir()
-        runner_port, api_port = free_port(), free_port()
-        service = LocalDatabricks(lambda: spark, f"http://127.0.0.1:{runner_port}")
-        runner = RunnerServer(service, runner_port, LOCAL_TOKEN).start()
-        try:
-            stack = LocalStackAddresses(gcs_url, runner_port, tables_root)
-            env = airflow_env(home, stack, api_port=api_port)
-            if not scheduled:
-                env["ORDER_TRACKING_SCHEDULE"] = "none"
-            services = AirflowServices(env, home, api_port).start()
-            try:
-                services.wait_for_dag(DAG_ID)
-                yield LiveStack(
-                    api=services.api,
-                    bucket=emulator_client(gcs_url).bucket(BUCKET),
-                    runner=service,
-                    tables_root=tables_root,
-                    env=services.env,
-                    scheduled=scheduled,
-                    check_running=services.check_running,
-                    started_in_seconds=round(time.monotonic() - started, 1),
-                )
-            finally:
-                services.stop()
-        finally:
-            runner.stop()
+        settings = {} if scheduled else {"ORDER_TRACKING_SCHEDULE": "none"}
+        with LocalStack(
+            tables_root,
+            gcs_url=gcs_url,
+            spark=spark,
+            airflow_home=home,
+            with_airflow=True,
+            airflow_settings=settings,
+        ) as stack:
+            assert stack.services is not None
+            stack.services.wait_for_dag(DAG_ID)
+            yield LiveStack(
+                api=stack.services.api,
+                bucket=emulator_client(gcs_url).bucket(BUCKET),
+                runner=stack.runner,
+                tables_root=tables_root,
+                env=stack.services.env,
+                scheduled=scheduled,
+                check_running=stack.services.check_running,
+                started_in_seconds=round(time.monotonic() - started, 1),
+            )

@@ -23,32 +23,22 @@ from types import TracebackType
 from typing import IO, Any
 
 import httpx
+import urllib3
+from airflow_client.client.exceptions import ApiException, NotFoundException
 
 from local_stack.airflow_api import AirflowApi
-from local_stack.procfs import descendants, process_table
+from local_stack.polling import PollTimeoutError, poll
+from local_stack.processes import descendants, end_processes
 
 ADMIN_USER, ADMIN_PASSWORD = "admin", "admin"  # local-only login, documented in the README
 HEALTH_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+# The api-server not answering yet: connection refused (urllib3 under the client, httpx for the
+# execution API) or an error status while it starts.
+NOT_UP_YET = (ApiException, urllib3.exceptions.HTTPError, httpx.HTTPError)
 
 
 class ServiceStartError(RuntimeError):
     """A service exited or did not become ready in time; the message carries its log tail."""
-
-
-def _descendants(roots: list[int]) -> list[tuple[int, str]]:
-    """``(pid, start time)`` of every descendant of ``roots``.
-
-    Task processes call ``setsid``, so a service's process group does not hold them all; the start
-    time tells a still-running descendant from a new process that reused its pid.
-    """
-    return [(stat.pid, stat.start_time) for stat in descendants(process_table(), roots)]
-
-
-def _start_time(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -73,7 +63,8 @@ class AirflowServices:
         self.url = f"http://127.0.0.1:{api_port}"
         self.log_dir = log_dir or home / "service-logs"
         self.passwords_file = home / "simple_auth_manager_passwords.json"
-        self.env = dict(env) | {
+        # Airflow changes behaviour when it sees pytest's variables (tests start services too).
+        self.env = {key: value for key, value in env.items() if not key.startswith("PYTEST_")} | {
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
@@ -88,6 +79,7 @@ class AirflowServices:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
         self.api = AirflowApi(self.url, ADMIN_USER, ADMIN_PASSWORD)
+        self.stop_grace = 20.0  # seconds: what start() gives stop() when it fails or is interrupted
 
     def commands(self) -> dict[str, list[str]]:
         airflow = [sys.executable, "-m", "airflow"]
@@ -129,7 +121,7 @@ class AirflowServices:
                 )
             self.wait_until_healthy(timeout)
         except BaseException:
-            self.stop()
+            self.stop(self.stop_grace)
             raise
         return self
 
@@ -143,27 +135,34 @@ class AirflowServices:
                 )
 
     def wait_until_healthy(self, timeout: float = 180) -> None:
-        """Poll the health endpoint until every component is healthy; warm the execution API on the way."""
+        """Poll the health endpoint until every component is healthy; warm the execution API on the way.
+
+        Raises:
+            ServiceStartError: a service exited, or not all were healthy after ``timeout`` seconds
+                (with each service's log tail).
+        """
         deadline = time.monotonic() + timeout
-        last: Any = "no answer"
         warmed = False
-        while time.monotonic() < deadline:
+
+        def health() -> dict[str, Any]:
+            nonlocal warmed
             self.check_running()
-            try:
-                last = self.api.health()
-                if not warmed:
-                    self._warm_execution_api(deadline - time.monotonic())
-                    warmed = True
-            except httpx.HTTPError as error:
-                last = repr(error)
-            else:
-                if all(last.get(c, {}).get("status") == "healthy" for c in HEALTH_COMPONENTS):
-                    return
-            time.sleep(0.5)
-        raise ServiceStartError(
-            f"Airflow at {self.url} not healthy after {timeout:.0f} s: {last}\n"
-            + "\n".join(f"--- {n} ---\n{_tail(self.log_file(n), 15)}" for n in self.processes)
-        )
+            answer = self.api.health()
+            if not warmed:
+                self._warm_execution_api(deadline - time.monotonic())
+                warmed = True
+            return answer
+
+        def all_healthy(answer: dict[str, Any]) -> bool:
+            return all((answer.get(c) or {}).get("status") == "healthy" for c in HEALTH_COMPONENTS)
+
+        try:
+            poll(health, until=all_healthy, timeout=timeout, interval=0.5, what="health", retry_on=NOT_UP_YET)
+        except PollTimeoutError as error:
+            raise ServiceStartError(
+                f"Airflow at {self.url} not healthy: {error}\n"
+                + "\n".join(f"--- {n} ---\n{_tail(self.log_file(n), 15)}" for n in self.processes)
+            ) from None
 
     def _warm_execution_api(self, timeout: float) -> None:
         """The api-server builds its execution API on the first request (~10 s on 2 cores).
@@ -174,32 +173,43 @@ class AirflowServices:
         httpx.get(f"{self.url}/execution/health", timeout=max(timeout, 1), trust_env=False).raise_for_status()
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> dict[str, Any]:
-        """Wait until the dag-processor has serialized ``dag_id``; fail fast on an import error."""
-        deadline = time.monotonic() + timeout
-        while True:
+        """Wait until the dag-processor has serialized ``dag_id``; return the DAG.
+
+        Raises:
+            ServiceStartError: a service exited, a DAG file has an import error (its stack trace),
+                or ``dag_id`` was not parsed after ``timeout`` seconds (the dag-processor's log tail).
+        """
+
+        def dag() -> dict[str, Any] | None:
             self.check_running()
             try:
                 return self.api.dag(dag_id)
-            except httpx.HTTPStatusError as error:
-                if error.response.status_code != 404:
-                    raise
-            errors = self.api.import_errors()
-            if errors:
-                details = "\n".join(f"{e['filename']}:\n{e['stack_trace']}" for e in errors)
-                raise ServiceStartError(f"DAG {dag_id} not loaded; import errors:\n{details}")
-            if time.monotonic() >= deadline:
-                raise ServiceStartError(
-                    f"DAG {dag_id} not parsed after {timeout:.0f} s; dag-processor log tail:\n"
-                    + _tail(self.log_file("dag-processor"))
-                )
-            time.sleep(0.5)
+            except NotFoundException:
+                errors = self.api.import_errors()
+                if errors:
+                    details = "\n".join(f"{e['filename']}:\n{e['stack_trace']}" for e in errors)
+                    raise ServiceStartError(f"DAG {dag_id} not loaded; import errors:\n{details}") from None
+                return None
+
+        try:
+            found = poll(dag, until=lambda d: d is not None, timeout=timeout, interval=0.5, what=dag_id)
+        except PollTimeoutError:
+            raise ServiceStartError(
+                f"DAG {dag_id} not parsed after {timeout:.0f} s; dag-processor log tail:\n"
+                + _tail(self.log_file("dag-processor"))
+            ) from None
+        assert found is not None
+        return found
 
     def stop(self, grace: float = 20) -> None:
-        """SIGTERM the services, wait up to ``grace`` seconds, then SIGKILL whatever they started.
+        """SIGTERM the services, wait, then SIGKILL whatever they started: done in about ``grace``
+        seconds (plus ~1 s for the kills), whatever state they are in.
 
-        The api-server goes last: running tasks report their end through its execution API.
+        The api-server goes last, with the last third of ``grace`` at least: running tasks report
+        their end through its execution API. Task processes call ``setsid``, so each service's
+        process tree is read first (``psutil``) and what is left of it is killed by identity.
         """
-        leftovers = _descendants([proc.pid for proc in self.processes.values()])
+        leftovers = descendants([proc.pid for proc in self.processes.values()])
         deadline = time.monotonic() + grace
         last = ["api-server"]
         for group in ([name for name in self.processes if name not in last], last):
@@ -207,19 +217,16 @@ class AirflowServices:
             for proc in procs:
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGTERM)
-            floor = 5.0 if group is last else 0.1  # the api-server stops in ~0.2 s: let it
+            until = deadline if group is last else deadline - grace / 3
             for proc in procs:
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=max(floor, deadline - time.monotonic()))
+                    proc.wait(timeout=max(until - time.monotonic(), 0.1))
         for proc in self.processes.values():
             # The group id is the service's pid (start_new_session): only what we started.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        for pid, started in leftovers:  # task processes in sessions of their own
-            if _start_time(pid) == started:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
+        end_processes(leftovers, grace=0)  # task processes in sessions of their own
         self.processes.clear()
         for log in self._logs:
             log.close()

@@ -47,6 +47,12 @@ for the 403). For tests and benchmarks:
   {entry_point: seconds}}`` (the next run of that entry point first runs a Spark job sleeping that
   long, in the task's job group; one run per entry, a new value replaces the old, ``0`` clears it).
   ``http`` and ``tasks`` counts add up. The answer is the faults still pending, in the same shape.
+  ``DELETE /local/faults`` drops every pending fault (answer: the empty shape).
+- ``GET /local/runs?entry_point=<name>``: ``{"runs": [{"run_id": n, "state": {...}, "cluster":
+  id or null, "python_wheel_task": {...}}]}``, every run of that wheel entry point, oldest first.
+
+:class:`local_stack.runner_client.RunnerClient` reads these (and ``runs/get``, ``clusters/get``)
+over HTTP for tests and benchmarks, so none of them reaches into the runner's attributes.
 """
 
 from __future__ import annotations
@@ -54,14 +60,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import logging
-import subprocess
 import sys
 import threading
 import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
 from importlib import metadata
@@ -103,6 +108,7 @@ from local_stack.databricks_runs import (
     cluster_terminated_message,
     now_ms,
 )
+from local_stack.polling import PollTimeoutError, poll
 
 log = logging.getLogger("local_databricks")
 
@@ -116,6 +122,7 @@ JOBS_GONE_SECONDS = 10.0  # how long a stopped task's cancelled Spark jobs may t
 JOBS_VERSIONS = ("2.1", "2.2")
 CLUSTERS_VERSIONS = ("2.0", "2.1")
 JVM_EXIT_SECONDS = 30.0  # how long the runner's JVM may take to exit once its gateway is closed
+SERVER_START_SECONDS = 30.0  # how long the HTTP server may take to listen
 # The one identity of the local workspace (``GET /api/2.0/preview/scim/v2/Me``), in SCIM's shape as
 # the SDK's ``iam.User`` reads it; the product fills ``single_user_name`` from it.
 LOCAL_USER: dict[str, Any] = {
@@ -151,10 +158,20 @@ class Cluster:
 class LocalDatabricks:
     """Run bookkeeping and execution; the HTTP layer is :func:`create_app`."""
 
-    def __init__(self, spark_factory: Callable[[], Any], base_url: str = "http://127.0.0.1") -> None:
+    def __init__(
+        self,
+        spark_factory: Callable[[], Any],
+        base_url: str = "http://127.0.0.1",
+        owns_spark: bool | None = None,
+    ) -> None:
+        """``spark_factory`` makes the local "cluster" on first use. ``owns_spark``: whether
+        :meth:`shutdown` stops that session and its JVM; ``None`` decides by whether the factory
+        started a new SparkContext (a :class:`~local_stack.local_stack.LocalStack` passes ``False``:
+        it stops its session itself)."""
         self._spark_factory = spark_factory
         self._spark: Any = None
-        self._owns_spark = False  # the factory started the SparkContext: shutdown stops it
+        self._owns_spark_setting = owns_spark
+        self._owns_spark = False  # the session is this runner's to stop (see __init__)
         self._owned_gateway: Any = None  # the Py4J gateway (and JVM) the factory launched, if it did
         self.sessions_created = 0
         self._base_url = base_url
@@ -164,6 +181,7 @@ class LocalDatabricks:
         self._tokens: dict[str, int] = {}
         self._lock = threading.RLock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-cluster")
+        self._pending: set[Future[None]] = set()  # submitted to the executor, not finished yet
         self.cluster_starts = 0
         self.runs_cancelled = 0
         self.runs_timed_out = 0
@@ -192,7 +210,7 @@ class LocalDatabricks:
             if token:
                 self._tokens[token] = run.run_id
             self.cluster_starts += sum(1 for spec in request.tasks if spec.new_cluster is not None)
-        self._executor.submit(self._execute, run)
+        self._in_executor(self._execute, run)
         return {"run_id": run.run_id}
 
     def get(self, run_id: int) -> dict[str, Any]:
@@ -326,6 +344,14 @@ class LocalDatabricks:
             "spark_jobs_active": self._spark_jobs_active(),
         }
 
+    def clear_faults(self) -> dict[str, Any]:
+        """``DELETE /local/faults``: forget every pending fault; returns the (empty) pending faults."""
+        with self._lock:
+            self.http_faults.clear()
+            self.task_faults.clear()
+            self.delay_faults.clear()
+        return self.set_faults({})
+
     def set_faults(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """``/local/faults`` (see the module docstring); returns the faults still pending."""
         sections = {name: body.get(name, {}) for name in ("http", "tasks", "delays")}
@@ -390,7 +416,13 @@ class LocalDatabricks:
             except Exception:  # a run reports it when it needs the session
                 log.exception("the local SparkSession could not be started")
 
-        self._executor.submit(create)
+        self._in_executor(create)
+
+    def _in_executor(self, function: Callable[..., None], *args: Any) -> None:
+        future = self._executor.submit(function, *args)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
 
     def _ensure_session(self) -> Any:
         """The SparkSession, created on first use. Only ever called in the executor's one thread,
@@ -403,13 +435,17 @@ class LocalDatabricks:
             context_before, gateway_before = SparkContext._active_spark_context, SparkContext._gateway
             spark = self._spark_factory()
             self.sessions_created += 1
-            self._owns_spark = getattr(spark, "sparkContext", None) is not context_before
+            self._owns_spark = (
+                getattr(spark, "sparkContext", None) is not context_before
+                if self._owns_spark_setting is None
+                else self._owns_spark_setting
+            )
             if SparkContext._gateway is not None and SparkContext._gateway is not gateway_before:
                 self._owned_gateway = SparkContext._gateway
             self._spark = spark
         return self._spark
 
-    def _stop_session(self) -> None:
+    def _stop_session(self, jvm_timeout: float = JVM_EXIT_SECONDS) -> None:
         """Stop the SparkSession and the JVM if this runner started them (a shared one is left)."""
         spark, self._spark = self._spark, None
         if spark is not None and self._owns_spark:
@@ -419,7 +455,9 @@ class LocalDatabricks:
                 log.exception("stopping the local SparkSession failed")
         gateway, self._owned_gateway = self._owned_gateway, None
         if gateway is not None and self._owns_spark:
-            _stop_jvm(gateway)
+            from local_stack.spark import end_gateway_jvm
+
+            end_gateway_jvm(gateway, jvm_timeout)
 
     def _execute(self, run: Run) -> None:
         timer = _timer(run.timeout_seconds, partial(self._stop, run, Result.TIMEDOUT))
@@ -564,37 +602,27 @@ class LocalDatabricks:
             time.sleep(0.1)
         log.warning("Spark jobs of task run %s still active after its cancel", task.run_id)
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout: float | None = None) -> None:
         """Cancel what is still going, wait for the runs to end, then stop the SparkSession and its
-        JVM if this runner started them."""
+        JVM if this runner started them.
+
+        ``timeout`` (seconds) bounds the wait for the runs (a queued one is dropped, a task still
+        running then is abandoned, as is a session still starting) and for the JVM's exit (killed
+        then); ``None`` waits for every run and up to :data:`JVM_EXIT_SECONDS` for the JVM.
+        """
         for run in list(self._runs.values()):
             self._stop(run, Result.CANCELED)
-        self._executor.shutdown(wait=True)
-        self._stop_session()
-
-
-def _stop_jvm(gateway: Any) -> None:
-    """Close the Py4J gateway of a stopped SparkContext and end its JVM (PySpark leaves the JVM
-    running until this process exits: it ends when its stdin closes)."""
-    from pyspark import SparkContext
-
-    process = getattr(gateway, "proc", None)
-    try:
-        gateway.shutdown()
-    except Exception:
-        log.exception("closing the Py4J gateway failed")
-    if SparkContext._gateway is gateway:
-        SparkContext._gateway, SparkContext._jvm = None, None
-    if process is None:
-        return
-    if process.stdin is not None:
-        process.stdin.close()
-    try:
-        process.wait(timeout=JVM_EXIT_SECONDS)
-    except subprocess.TimeoutExpired:
-        log.warning("the local Spark JVM did not exit: killed")
-        process.kill()
-        process.wait()
+        if timeout is None:
+            self._executor.shutdown(wait=True)
+            self._stop_session()
+            return
+        deadline = time.monotonic() + timeout
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            pending = list(self._pending)
+        if wait(pending, timeout=timeout).not_done:
+            log.warning("runner work still going after %.0f s: abandoned", timeout)
+        self._stop_session(max(deadline - time.monotonic(), 1.0))
 
 
 def _timer(seconds: int, action: Callable[[], None]) -> threading.Timer:
@@ -750,9 +778,17 @@ def create_app(service: LocalDatabricks, token: str | None = None) -> FastAPI:
     async def faults(request: Request) -> JSONResponse:
         return JSONResponse(service.set_faults(await _body(request)))
 
+    @app.delete("/local/faults")
+    async def clear_faults() -> JSONResponse:
+        return JSONResponse(service.clear_faults())
+
     @app.get("/local/stats")
     async def stats() -> JSONResponse:
         return JSONResponse(service.stats())
+
+    @app.get("/local/runs")
+    async def runs(entry_point: str) -> JSONResponse:
+        return JSONResponse({"runs": service.runs_of(entry_point)})
 
     app.include_router(files_router())
     return app
@@ -771,18 +807,30 @@ class RunnerServer:
         self._thread = threading.Thread(target=self._server.run, name="local-databricks-http", daemon=True)
 
     def start(self) -> RunnerServer:
+        """Serve in the background; return once listening.
+
+        Raises:
+            RuntimeError: the server thread ended, or it was not listening after
+                :data:`SERVER_START_SECONDS`.
+        """
         self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
+
+        def listening() -> bool:
+            if not self._thread.is_alive():
                 raise RuntimeError(f"local Databricks runner did not start on port {self.port}")
-            time.sleep(0.05)
+            return bool(self._server.started)
+
+        try:
+            poll(listening, timeout=SERVER_START_SECONDS, interval=0.05, what="the runner's HTTP server")
+        except PollTimeoutError as error:
+            raise RuntimeError(f"local Databricks runner did not start on port {self.port}") from error
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop serving, then :meth:`LocalDatabricks.shutdown` (``timeout``: see there)."""
         self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self.service.shutdown()
+        self._thread.join(timeout=10 if timeout is None else min(timeout, 10))
+        self.service.shutdown(timeout)
 
 
 def main() -> None:

@@ -9,30 +9,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from local_stack.airflow_env import LOCAL_DIR, LOCAL_TOKEN, LocalStackAddresses, airflow_env, free_port
-from local_stack.databricks_runner import LocalDatabricks, RunnerServer
-from local_stack.gcs_emulator import GcsEmulator, emulator_client
+from local_stack.airflow_env import LOCAL_DIR
+from local_stack.gcs_emulator import emulator_client
 from local_stack.jars import ensure_jars
+from local_stack.local_stack import BUCKET, DAG_ID, LocalStack
 from local_stack.samples import sample_objects
-from local_stack.spark import build_local_spark
 
-DAG_ID = "order_tracking_incremental_load"
-BUCKET = "tracking_orders"
 STAGING = "staging_zn/"
 TABLES = ("stage_zn_new", "target_zn_new", "rejects_zn_new", "ledger_zn_new", "audit_zn_new")
-
-
-def ensure_airflow_db(env: dict[str, str]) -> None:
-    """Create or upgrade the local metadata database (SQLite under ``.local/airflow``)."""
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL
-    )
 
 
 def upload_inputs(client: Any, inputs: list[Path]) -> list[str]:
@@ -94,36 +85,28 @@ def main() -> int:
     )
     args = parser.parse_args()
     started = time.monotonic()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the runner's stats call is not news
     ensure_jars()
     warehouse = LOCAL_DIR / "warehouse"
     warehouse.mkdir(parents=True, exist_ok=True)
     (LOCAL_DIR / "logs").mkdir(parents=True, exist_ok=True)
 
-    gcs_port, databricks_port = free_port(), free_port()
-    stack = LocalStackAddresses(f"http://127.0.0.1:{gcs_port}", databricks_port, warehouse)
     # `airflow dags test` cannot run a DAG with a deadline; `make up` (scheduler + triggerer) keeps it.
-    env = airflow_env(LOCAL_DIR / "airflow", stack) | {"ORDER_TRACKING_RUN_DEADLINE_SECONDS": "0"}
-    ensure_airflow_db(env)
-
-    service = LocalDatabricks(
-        lambda: build_local_spark(stack.gcs_url, warehouse), f"http://127.0.0.1:{databricks_port}"
-    )
-    with GcsEmulator(gcs_port, BUCKET):
-        runner = RunnerServer(service, databricks_port, LOCAL_TOKEN).start()
-        try:
-            client = emulator_client(stack.gcs_url)
-            dropped = upload_inputs(client, args.input)
-            print(f"dropped {len(dropped)} object(s) under gs://{BUCKET}/{STAGING}", flush=True)
-            log_file = LOCAL_DIR / "logs" / f"dag-run-{int(time.time())}.log"
-            code = run_dag(env, log_file)
-            summary = summarize(client, warehouse) | {
-                "cluster_starts": service.cluster_starts,
-                "databricks_api_calls": sum(service.api_calls.values()),
-                "dag_run_log": str(log_file),
-                "wall_seconds": round(time.monotonic() - started, 1),
-            }
-        finally:
-            runner.stop()
+    no_deadline = {"ORDER_TRACKING_RUN_DEADLINE_SECONDS": "0"}
+    with LocalStack(warehouse, airflow_home=LOCAL_DIR / "airflow", airflow_settings=no_deadline) as stack:
+        stack.migrate_airflow_db()
+        client = emulator_client(stack.gcs_url)
+        dropped = upload_inputs(client, args.input)
+        print(f"dropped {len(dropped)} object(s) under gs://{BUCKET}/{STAGING}", flush=True)
+        log_file = LOCAL_DIR / "logs" / f"dag-run-{int(time.time())}.log"
+        code = run_dag(stack.env, log_file)
+        stats = stack.runner.stats()
+        summary = summarize(client, warehouse) | {
+            "cluster_starts": stats["cluster_starts"],
+            "databricks_api_calls": sum(stats["api_calls"].values()),
+            "dag_run_log": str(log_file),
+            "wall_seconds": round(time.monotonic() - started, 1),
+        }
     print(json.dumps(summary, indent=2))
     if code != 0:
         print(f"the DAG run failed (exit {code}); see {log_file}", file=sys.stderr)

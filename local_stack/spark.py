@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import subprocess
 from pathlib import Path
+from typing import Any
 
+import psutil
+from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from local_stack.jars import ensure_jars
+from local_stack.processes import end_processes
 
 logging.getLogger("py4j").setLevel(logging.WARNING)
+log = logging.getLogger(__name__)
 
 
 def gcs_emulator_conf(emulator_url: str) -> dict[str, str]:
@@ -56,3 +63,50 @@ def build_local_spark(
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def end_gateway_jvm(gateway: Any, timeout: float) -> None:
+    """Close a Py4J gateway PySpark launched and end its JVM within about ``timeout`` seconds.
+
+    PySpark leaves the JVM running until this process exits (it ends when its stdin closes, which
+    takes a few seconds more): the stdin is closed now and, past ``timeout``, the JVM and anything
+    it started are killed (``psutil``). A gateway PySpark did not launch (no ``proc``) is only closed.
+    """
+    process: subprocess.Popen[bytes] | None = getattr(gateway, "proc", None)
+    tree: list[psutil.Process] = []
+    if process is not None:
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(process.pid)
+            tree = [root, *root.children(recursive=True)]
+    try:
+        gateway.shutdown()
+    except Exception:
+        log.exception("closing the Py4J gateway failed")
+    if SparkContext._gateway is gateway:
+        SparkContext._gateway, SparkContext._jvm = None, None
+    if process is None:
+        return
+    if process.stdin is not None:
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("the local Spark JVM did not exit in %.0f s: killed", timeout)
+    end_processes(tree, grace=0)
+    process.wait()
+
+
+def stop_local_spark(session: SparkSession, timeout: float = 5.0) -> None:
+    """Stop ``session`` and end the JVM PySpark started for it (:func:`end_gateway_jvm`).
+
+    Errors of a JVM that is already gone (a SIGTERM sent to the whole process group reaches it too)
+    are logged, not raised: the point is that nothing is left running.
+    """
+    gateway = SparkContext._gateway
+    try:
+        session.stop()
+    except Exception as error:  # one line: a JVM ended by the signal's SIGTERM is the usual cause
+        log.warning("stopping the local SparkSession failed (%s: %s)", type(error).__name__, error)
+    if gateway is not None:
+        end_gateway_jvm(gateway, timeout)

@@ -1,73 +1,154 @@
 """``make up``: the long-running local mode, with the Airflow UI on http://127.0.0.1:8080.
 
-Starts the GCS emulator (objects kept in ``.local/gcs``), the local Databricks runner and Airflow's
-api-server, scheduler, dag-processor and triggerer, all on 127.0.0.1, until Ctrl-C. Log in as
-``admin`` / ``admin``. Drop files with ``make drop FILES="a.csv b.csv"``; the DAG runs every minute.
+Starts the GCS emulator (objects kept in ``.local/gcs``), the local Databricks runner (its Spark
+JVM at once) and Airflow's api-server, scheduler, dag-processor and triggerer, all on 127.0.0.1,
+until Ctrl-C or SIGTERM. Log in as ``admin`` / ``admin``. Drop files with
+``make drop FILES="a.csv b.csv"``; the DAG runs every minute.
+
+Stopping: the first SIGINT or SIGTERM ends what the main thread was doing and starts the stop;
+every later one is ignored, so the clean-up is never interrupted (``make`` passes a SIGTERM sent
+to its process group on to this process, which then gets it twice). The stop is bounded: the
+services get SIGTERM then SIGKILL, the runner's runs are abandoned, the SparkSession is stopped
+and its JVM ended, then every process this one started is killed (``psutil``). A watchdog ends
+the process :data:`HARD_STOP_SECONDS` after the first signal should any of that hang, so the
+whole stack is gone within 10 s.
+
+``LOCAL_STACK_DIR`` (default ``.local``), ``LOCAL_STACK_GCS_PORT`` (9023),
+``LOCAL_STACK_DATABRICKS_PORT`` (8089) and ``LOCAL_STACK_API_PORT`` (8080) move it, e.g. to run a
+second one next to yours (the stop test does).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import sys
+import threading
 import time
+from pathlib import Path
+from types import FrameType
 
-from local_stack.airflow_env import DEFAULT_API_PORT, LOCAL_DIR, LOCAL_TOKEN, LocalStackAddresses, airflow_env
-from local_stack.airflow_services import ADMIN_PASSWORD, ADMIN_USER, AirflowServices, ServiceStartError
-from local_stack.databricks_runner import LocalDatabricks, RunnerServer
-from local_stack.gcs_emulator import GcsEmulator
-from local_stack.spark import build_local_spark
+from local_stack.airflow_env import DEFAULT_API_PORT, LOCAL_DIR
+from local_stack.airflow_services import ADMIN_PASSWORD, ADMIN_USER, ServiceStartError
+from local_stack.local_stack import BUCKET, DAG_ID, LocalStack
+from local_stack.processes import end_descendants
 
-GCS_PORT = 9023
-DATABRICKS_PORT = 8089
-API_PORT = DEFAULT_API_PORT
-BUCKET = "tracking_orders"
-DAG_ID = "order_tracking_incremental_load"
+GCS_PORT = int(os.environ.get("LOCAL_STACK_GCS_PORT") or 9023)
+DATABRICKS_PORT = int(os.environ.get("LOCAL_STACK_DATABRICKS_PORT") or 8089)
+API_PORT = int(os.environ.get("LOCAL_STACK_API_PORT") or DEFAULT_API_PORT)
+STACK_DIR = Path(os.environ.get("LOCAL_STACK_DIR") or LOCAL_DIR)
 UI_USER, UI_PASSWORD = ADMIN_USER, ADMIN_PASSWORD
+__all__ = ["BUCKET", "DAG_ID", "GCS_PORT", "StopRequested", "main"]
+
+STOP_SECONDS = 6.0  # the ordered stop (services, runner, Spark, emulator)
+SWEEP_GRACE_SECONDS = 1.0  # then SIGTERM -> SIGKILL for whatever this process still has running
+HARD_STOP_SECONDS = 9.5  # after the first signal: kill everything and exit, whatever is going on
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _stop_on_sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+class StopRequested(KeyboardInterrupt):
+    """The first SIGINT or SIGTERM, raised in the main thread: the stack stops."""
 
 
-def main() -> None:
-    warehouse = LOCAL_DIR / "warehouse"
-    gcs_dir = LOCAL_DIR / "gcs"
-    airflow_home = LOCAL_DIR / "airflow"
-    for folder in (warehouse, gcs_dir, airflow_home, LOCAL_DIR / "logs"):
-        folder.mkdir(parents=True, exist_ok=True)
-    stack = LocalStackAddresses(f"http://127.0.0.1:{GCS_PORT}", DATABRICKS_PORT, warehouse)
-    services = AirflowServices(
-        airflow_env(airflow_home, stack, api_port=API_PORT), airflow_home, API_PORT, LOCAL_DIR / "logs"
+class OneStop:
+    """Signal handling of ``make up``: the first SIGINT/SIGTERM raises :class:`StopRequested`,
+    later ones are ignored; :meth:`stopping` (also called by the first signal) ignores them from
+    then on and arms the watchdog."""
+
+    def __init__(self, hard_stop_seconds: float = HARD_STOP_SECONDS) -> None:
+        self._hard_stop_seconds = hard_stop_seconds
+        self._watchdog: threading.Timer | None = None
+
+    def install(self) -> None:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping()
+        raise StopRequested(signal.Signals(signum).name)
+
+    def stopping(self) -> None:
+        """From now on the stop runs: ignore stop signals, end the process if it takes too long."""
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+        if self._watchdog is None:
+            self._watchdog = threading.Timer(self._hard_stop_seconds, _hard_stop)
+            self._watchdog.daemon = True
+            self._watchdog.start()
+
+
+def _hard_stop() -> None:
+    print(f"the stop took over {HARD_STOP_SECONDS:.0f} s: killing what is left", file=sys.stderr, flush=True)
+    end_descendants(grace=0)
+    os._exit(1)
+
+
+def _serve(stack: LocalStack) -> None:
+    """Start everything, print where it is, then watch the services until a signal or a crash."""
+    stack.start()  # emulator and runner
+    stack.warm_up()  # the JVM starts while Airflow does, not in the first run
+    services = stack.start_airflow(STACK_DIR / "airflow", API_PORT, log_dir=STACK_DIR / "logs")
+    try:
+        services.wait_for_dag(DAG_ID)
+    except ServiceStartError as error:  # keep the UI up: it shows import errors too
+        print(error, file=sys.stderr, flush=True)
+    print(
+        f"Airflow UI: {services.url} (login {UI_USER} / {UI_PASSWORD})\n"
+        f"GCS emulator: {stack.gcs_url} (bucket {BUCKET}); Databricks runner: {stack.databricks_url}\n"
+        f"Delta tables: {stack.warehouse}; service logs: {STACK_DIR / 'logs'}\nCtrl-C stops everything.",
+        flush=True,
     )
-    service = LocalDatabricks(
-        lambda: build_local_spark(stack.gcs_url, warehouse), f"http://127.0.0.1:{DATABRICKS_PORT}"
+    while True:
+        services.check_running()
+        time.sleep(1)
+
+
+def main() -> int:
+    """Run until a signal (exit 0) or a service's crash (exit 1, with its log tail)."""
+    stop = OneStop()
+    stop.install()
+    for folder in ("warehouse", "gcs", "airflow", "logs"):
+        (STACK_DIR / folder).mkdir(parents=True, exist_ok=True)
+    stack = LocalStack(
+        STACK_DIR / "warehouse",
+        gcs_port=GCS_PORT,
+        gcs_dir=STACK_DIR / "gcs",
+        databricks_port=DATABRICKS_PORT,
+        airflow_home=STACK_DIR / "airflow",
+        api_port=API_PORT,
+        log_dir=STACK_DIR / "logs",
+        stop_timeout=STOP_SECONDS,
     )
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    with GcsEmulator(GCS_PORT, BUCKET, data_dir=gcs_dir):
-        runner = RunnerServer(service, DATABRICKS_PORT, LOCAL_TOKEN).start()
+    code = 0
+    try:
         try:
-            services.start()
-            try:
-                services.wait_for_dag(DAG_ID)
-            except ServiceStartError as error:  # keep the UI up: it shows import errors too
-                print(error, file=sys.stderr, flush=True)
-            print(
-                f"Airflow UI: {services.url} (login {UI_USER} / {UI_PASSWORD})\n"
-                f"GCS emulator: {stack.gcs_url} (bucket {BUCKET}); Databricks runner: http://127.0.0.1:{DATABRICKS_PORT}\n"
-                f"Delta tables: {warehouse}; service logs: {LOCAL_DIR / 'logs'}\nCtrl-C stops everything.",
-                flush=True,
-            )
-            while True:
-                services.check_running()
-                time.sleep(1)
+            _serve(stack)
+        except StopRequested as signalled:
+            print(f"{signalled}: stopping (further signals are ignored)", flush=True)
         except ServiceStartError as error:
-            print(f"{error}\nStopping.", file=sys.stderr)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            services.stop()
-            runner.stop()
+            print(f"{error}\nStopping.", file=sys.stderr, flush=True)
+            code = 1
+    except StopRequested:  # the first signal came while an error was being reported
+        pass
+    finally:
+        stop.stopping()
+        started = time.monotonic()
+        stack.stop(timeout=STOP_SECONDS)
+        end_descendants(grace=SWEEP_GRACE_SECONDS)
+        print(f"stopped in {time.monotonic() - started:.1f} s", flush=True)
+    return code
+
+
+def _exit(code: int) -> None:
+    """Exit at once: by now everything this process started has been stopped, and the
+    interpreter's own teardown (its modules' objects: the Airflow and Databricks clients, FastAPI)
+    takes 3-5 s more on two cores."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
-    main()
+    _exit(main())

@@ -1,4 +1,5 @@
-"""Shared fixtures: one GCS emulator, one SparkSession and one local Databricks runner per test run.
+"""Shared fixtures: one :class:`~local_stack.local_stack.LocalStack` (GCS emulator, local Databricks
+runner, the SparkSession it runs tasks on) per test run.
 
 Airflow reads its configuration when first imported, so the test Airflow home is set up here, at
 import time, before any test module imports Airflow.
@@ -10,8 +11,6 @@ import atexit
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,23 +35,41 @@ os.environ.update(
 os.environ.setdefault("SPARK_DRIVER_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
 os.environ.setdefault("SPARK_SHUFFLE_PARTITIONS", "2")
 
-from local_stack.airflow_env import LOCAL_TOKEN, LocalStackAddresses, airflow_env, free_port  # noqa: E402
+from local_stack.airflow_env import LOCAL_TOKEN, free_port  # noqa: E402
 from local_stack.databricks_runner import LocalDatabricks, RunnerServer  # noqa: E402
-from local_stack.gcs_emulator import GcsEmulator, emulator_client  # noqa: E402
+from local_stack.gcs_emulator import emulator_client  # noqa: E402
+from local_stack.local_stack import BUCKET, LocalStack  # noqa: E402
+from local_stack.runner_client import RunnerClient  # noqa: E402
 
-BUCKET = "tracking_orders"
+
+def _test_spark(gcs_url: str, warehouse: Path) -> Any:
+    from local_stack.spark import build_local_spark
+
+    return build_local_spark(gcs_url, warehouse, app_name="order-tracking-tests")
 
 
 @pytest.fixture(scope="session")
-def gcs_emulator() -> Iterator[GcsEmulator]:
-    with GcsEmulator(free_port(), BUCKET) as emulator:
-        yield emulator
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("warehouse")
 
 
 @pytest.fixture(scope="session")
-def gcs(gcs_emulator: GcsEmulator) -> Any:
+def local_stack(warehouse: Path) -> Iterator[LocalStack]:
+    """The test run's one emulator and runner (and, once asked for, SparkSession), on free ports."""
+    with LocalStack(warehouse, airflow_home=_AIRFLOW_HOME, spark_factory=_test_spark) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def gcs_url(local_stack: LocalStack) -> str:
+    """The emulator's URL (``STORAGE_EMULATOR_HOST``)."""
+    return local_stack.gcs_url
+
+
+@pytest.fixture(scope="session")
+def gcs(local_stack: LocalStack) -> Any:
     """A google-cloud-storage client on the emulator."""
-    return emulator_client(gcs_emulator.url)
+    return emulator_client(local_stack.gcs_url)
 
 
 @pytest.fixture
@@ -65,45 +82,31 @@ def bucket(gcs: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("warehouse")
+def spark(local_stack: LocalStack) -> Any:
+    """The one SparkSession (Delta Lake + gs:// on the emulator) of the whole test run; the stack
+    stops it, and its JVM, at the end."""
+    return local_stack.spark_session()
 
 
 @pytest.fixture(scope="session")
-def spark(gcs_emulator: GcsEmulator, warehouse: Path) -> Iterator[Any]:
-    """The one SparkSession (Delta Lake + gs:// on the emulator) of the whole test run."""
-    from local_stack.spark import build_local_spark
-
-    session = build_local_spark(gcs_emulator.url, warehouse, app_name="order-tracking-tests")
-    yield session
-    session.stop()
+def databricks(local_stack: LocalStack, spark: Any) -> RunnerClient:
+    """The local Databricks runner, read through its API; it executes tasks on the shared SparkSession."""
+    return local_stack.runner
 
 
 @pytest.fixture(scope="session")
-def databricks(spark: Any) -> Iterator[RunnerServer]:
-    """The local Databricks runner, executing tasks on the shared SparkSession."""
-    port = free_port()
-    server = RunnerServer(LocalDatabricks(lambda: spark, f"http://127.0.0.1:{port}"), port, LOCAL_TOKEN)
-    yield server.start()
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def airflow_local_env(gcs_emulator: GcsEmulator, databricks: RunnerServer, warehouse: Path) -> dict[str, str]:
+def airflow_local_env(local_stack: LocalStack) -> dict[str, str]:
     """Environment of a local Airflow wired to the test stack, with its metadata DB migrated."""
-    env = airflow_env(_AIRFLOW_HOME, LocalStackAddresses(gcs_emulator.url, databricks.port, warehouse))
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL
-    )
-    return env
+    local_stack.migrate_airflow_db()
+    return local_stack.env
 
 
 @pytest.fixture
-def gcs_connection(gcs_emulator: GcsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def gcs_connection(gcs_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Airflow's ``google_cloud_default`` in this process, on the emulator (for hooks and operators)."""
     from local_stack.airflow_env import google_connection
 
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_url)
     monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", json.dumps(google_connection()))
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.databricks_runner import RunnerServer
+from local_stack.runner_client import RunnerClient
 from local_stack.samples import sample_objects
 from tests.batches import expected_target
 from tests.run_states import AFTER_THE_CUT, SPARK_STEPS, by_task, ending
@@ -129,7 +129,7 @@ def _target(spark: Any, tables: Path) -> dict[str, tuple[str, datetime]]:
 
 
 def test_one_dag_run_loads_merges_and_archives_on_one_cluster(
-    run_dag: Any, bucket: Any, gcs: Any, spark: Any, databricks: RunnerServer
+    run_dag: Any, bucket: Any, gcs: Any, spark: Any, databricks: RunnerClient
 ) -> None:
     samples = sample_objects(objects=3, rows_per_object=60, parcels=50, bad_share=0.1)
     # Names Spark would read as a glob or URL-decode; in the samples' (and sorted) order.
@@ -138,9 +138,7 @@ def test_one_dag_run_loads_merges_and_archives_on_one_cluster(
         bucket.blob(f"staging_zn/{name}").upload_from_string(data, content_type="text/csv")
     bucket.blob("staging_zn/").upload_from_string(b"")  # a console-made "folder" placeholder
     bucket.blob("staging_zn/upload.csv.tmp").upload_from_string(b"partial upload")  # not a CSV
-    service = databricks.service
-    submits, starts = service.api_calls["runs/submit"], service.cluster_starts
-    running = service.stats()["clusters_running"]
+    before = databricks.stats()
 
     run_dag()
 
@@ -156,24 +154,25 @@ def test_one_dag_run_loads_merges_and_archives_on_one_cluster(
     assert sorted(n.rsplit("/", 1)[-1] for n in _names(gcs, "archive/")) == sorted(files)
     assert [n.rsplit("/", 1)[-1] for n in _names(gcs, "quarantine/")] == ["upload.csv.tmp"]
     assert [n for n in _names(gcs, "_batches/") if "/objects/" in n] == []  # every batch copy moved
-    assert service.api_calls["runs/submit"] - submits == 2  # stage_load, merge
+    after = databricks.stats()
+    assert after["api_calls"]["runs/submit"] - before["api_calls"].get("runs/submit", 0) == 2  # the steps
     for step in ("stage_load", "merge"):  # what reached Databricks: named parameters only
-        wheel = service.runs_of(step)[-1]["python_wheel_task"]
+        wheel = databricks.runs_of(step)[-1]["python_wheel_task"]
         assert "parameters" not in wheel
         assert wheel["named_parameters"]["manifest"].endswith("/manifest.json")
-    assert service.cluster_starts - starts == 1  # both steps on the run's one cluster
-    assert service.stats()["clusters_running"] == running  # the teardown deleted it
+    assert after["cluster_starts"] - before["cluster_starts"] == 1  # both steps on the run's one cluster
+    assert after["clusters_running"] == before["clusters_running"]  # the teardown deleted it
     assert run_dag.task_states() == ending("check_feed_freshness")  # something to load: no feed check
 
 
 def test_a_placeholder_or_a_sub_folder_object_does_not_start_a_run(
-    run_dag: Any, bucket: Any, gcs: Any, databricks: RunnerServer
+    run_dag: Any, bucket: Any, gcs: Any, databricks: RunnerClient
 ) -> None:
     """The sensor keeps waiting past them (it defers); a stray non-CSV object arriving later is
     quarantined without a cluster or a Spark step (``has_csv_objects`` short-circuits them)."""
     bucket.blob("staging_zn/").upload_from_string(b"")
     bucket.blob("staging_zn/sub/old.csv").upload_from_string(b"tracking_num\n")  # sub-folders are ignored
-    calls = sum(databricks.service.api_calls.values())
+    calls = databricks.api_calls()
     deferred = threading.Event()
 
     def drop_when_deferred(line: str) -> None:
@@ -184,7 +183,7 @@ def test_a_placeholder_or_a_sub_folder_object_does_not_start_a_run(
     run_dag(on_line=drop_when_deferred)
 
     assert deferred.is_set()
-    assert sum(databricks.service.api_calls.values()) == calls  # no cluster, no Spark step
+    assert databricks.api_calls() == calls  # no cluster, no Spark step
     assert _names(gcs, "staging_zn/") == ["staging_zn/", "staging_zn/sub/old.csv"]  # never moved
     assert [n.rsplit("/", 1)[-1] for n in _names(gcs, "quarantine/")] == ["notes (1).json"]
     assert _names(gcs, "_state/") == ["_state/feed_heartbeat.json"]  # the stale-feed clock started
@@ -216,7 +215,7 @@ def test_a_dry_run_on_named_objects_validates_and_reports_without_writing(
 
 
 def test_a_run_that_finds_nothing_to_load_checks_the_feed_and_finds_it_stale(
-    run_dag: Any, bucket: Any, gcs: Any, databricks: RunnerServer
+    run_dag: Any, bucket: Any, gcs: Any, databricks: RunnerClient
 ) -> None:
     """Nothing arrives: the sensor times out and is skipped (soft fail), ``cut_batch`` skips the
     rest of the run, and only ``check_feed_freshness`` runs: the last cut is two days old, so it
@@ -225,14 +224,14 @@ def test_a_run_that_finds_nothing_to_load_checks_the_feed_and_finds_it_stale(
     heartbeat = json.dumps({"last_batch_id": "long_ago", "last_cut_at": last_seen})
     bucket.blob("_state/feed_heartbeat.json").upload_from_string(heartbeat)
     bucket.blob("staging_zn/").upload_from_string(b"")  # a placeholder is not something to load
-    calls = sum(databricks.service.api_calls.values())
+    calls = databricks.api_calls()
 
     output = run_dag(triggers_time_out_after=3, stale_feed_seconds="3600")
 
     assert run_dag.task_states() == ending("wait_for_objects", "cut_batch", *AFTER_THE_CUT)
     assert "Skipping due to soft_fail" in output
     assert "[order-tracking] STALE FEED no new object for 2 days" in output  # no channel set: logged
-    assert sum(databricks.service.api_calls.values()) == calls
+    assert databricks.api_calls() == calls
     assert _names(gcs, "staging_zn/") == ["staging_zn/"]
     assert bucket.blob("_state/feed_heartbeat.json").download_as_bytes().decode() == heartbeat  # unmoved
 
@@ -258,20 +257,21 @@ def test_replaying_a_day_repairs_a_damaged_target_and_moves_nothing(
 
 
 def test_retries_never_start_a_second_run_of_a_step(
-    run_dag: Any, bucket: Any, spark: Any, databricks: RunnerServer
+    run_dag: Any, bucket: Any, spark: Any, databricks: RunnerClient
 ) -> None:
     """A 503 that loses a submit answer and a failed merge: each step ends with one successful run."""
     files = sample_objects(objects=1, rows_per_object=30, parcels=20, bad_share=0.0)
     bucket.blob("staging_zn/orders_001.csv").upload_from_string(files["orders_001.csv"])
-    service = databricks.service
-    stage_runs, merge_runs = len(service.runs_of("stage_load")), len(service.runs_of("merge"))
-    service.http_faults["runs/submit"] += 1  # stage_load's run starts, its answer is lost
-    service.task_faults["merge"] += 1  # the first merge run fails: Airflow retries the task
+    stage_runs, merge_runs = len(databricks.runs_of("stage_load")), len(databricks.runs_of("merge"))
+    databricks.add_faults(
+        http={"runs/submit": 1},  # stage_load's run starts, its answer is lost
+        tasks={"merge": 1},  # the first merge run fails: Airflow retries the task
+    )
 
     run_dag(retry_delay_seconds="1")
 
-    new_stage = service.runs_of("stage_load")[stage_runs:]
-    new_merge = service.runs_of("merge")[merge_runs:]
+    new_stage = databricks.runs_of("stage_load")[stage_runs:]
+    new_merge = databricks.runs_of("merge")[merge_runs:]
     assert [r["state"]["result_state"] for r in new_stage] == ["SUCCESS"]
     assert [r["state"]["result_state"] for r in new_merge] == ["FAILED", "SUCCESS"]
     assert _target(spark, run_dag.tables) == expected_target(files)
@@ -342,18 +342,18 @@ def test_a_batch_of_every_handed_case_loads_the_good_rows_and_blocks_nothing(
 
 
 def test_a_batch_that_keeps_failing_is_held_and_later_objects_still_load(
-    run_dag: Any, bucket: Any, gcs: Any, spark: Any, databricks: RunnerServer
+    run_dag: Any, bucket: Any, gcs: Any, spark: Any, databricks: RunnerClient
 ) -> None:
     """A stage step that fails every attempt fails its run (and alerts); the run's claimed objects
     wait in its batch folder, and the next run loads what arrived since."""
     files = sample_objects(objects=2, rows_per_object=20, parcels=15, bad_share=0.0)
     first, later = sorted(files)
     bucket.blob(f"staging_zn/{first}").upload_from_string(files[first], content_type="text/csv")
-    databricks.service.task_faults["stage_load"] += 100  # more than every attempt can use up
+    databricks.add_faults(tasks={"stage_load": 100})  # more than every attempt can use up
     try:
         run_dag(task_retries="1", retry_delay_seconds="1", expect_success=False)
     finally:
-        databricks.service.task_faults["stage_load"] = 0
+        databricks.clear_faults()
 
     held = [n for n in _names(gcs, "_batches/") if "/objects/" in n]
     assert len(held) == 1  # the failed batch holds its copy of the object

@@ -24,7 +24,6 @@ from deploy.composer import (
     provider_requirements,
     split_gcs_prefix,
 )
-from local_stack.gcs_emulator import GcsEmulator
 from tests.conftest import BUCKET
 from tests.deploy.conftest import Lines
 
@@ -47,9 +46,9 @@ def _repo_files() -> dict[str, Path]:
 
 
 @pytest.fixture
-def emulator_env(gcs_emulator: GcsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def emulator_env(gcs_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """google-cloud-storage clients made by the tool talk to the emulator, anonymously."""
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_url)
 
 
 def _objects(bucket: Any) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from deploy.databricks import (
 )
 from local_stack.airflow_env import LOCAL_TOKEN
 from local_stack.databricks_runner import RunnerServer
+from local_stack.runner_client import RunnerClient
 from tests.deploy.conftest import Lines
 
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
@@ -66,7 +67,13 @@ def _absent(workspace: Any, path: str) -> bool:
 
 
 def _calls(runner: RunnerServer) -> int:
-    return sum(runner.service.api_calls.values())
+    return RunnerClient(runner.port).api_calls()
+
+
+@pytest.fixture
+def calls_before(databricks_files: RunnerServer) -> int:
+    """The runner's API call count before the test body (asked for before ``no_network``)."""
+    return _calls(databricks_files)
 
 
 def _no_build(repo: Path, out: Path) -> Path:
@@ -94,6 +101,7 @@ def test_a_dry_run_lists_the_build_and_the_upload_and_changes_nothing(
     databricks_files: RunnerServer,
     spark_tasks_wheel: Path,
     catalog: str,
+    calls_before: int,
     no_network: list[Any],
     emitted: Lines,
     monkeypatch: pytest.MonkeyPatch,
@@ -103,7 +111,6 @@ def test_a_dry_run_lists_the_build_and_the_upload_and_changes_nothing(
     monkeypatch.setattr(  # the session's wheel stands in for a second build
         "deploy.databricks.build_wheel", lambda repo, out: Path(shutil.copy(spark_tasks_wheel, out))
     )
-    calls_before = _calls(databricks_files)
 
     assert main(["--dry-run"], emit=emitted) == 0
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from local_stack.databricks_runner import RunnerServer
-from local_stack.gcs_emulator import GcsEmulator
+from local_stack.local_stack import LocalStack
+from local_stack.runner_client import RunnerClient
 from tests.live.live_airflow import LiveAirflow, LiveAirflowPool, LiveSettings, artifacts_dir
 from tests.live.receivers import SlackInbox, SmtpInbox
 
@@ -62,18 +62,14 @@ def slack_inbox() -> Iterator[SlackInbox]:
 @pytest.fixture(scope="session")
 def live_airflow_pool(
     tmp_path_factory: pytest.TempPathFactory,
-    gcs_emulator: GcsEmulator,
-    databricks: RunnerServer,
+    local_stack: LocalStack,
+    databricks: RunnerClient,  # the runner with its SparkSession up before Airflow submits runs
     smtp_inbox: SmtpInbox,
     slack_inbox: SlackInbox,
 ) -> Iterator[LiveAirflowPool]:
-    """Starts live stacks on demand, one at a time, on the session's emulator and runner."""
+    """Starts live Airflows on demand, one at a time, on the session's LocalStack."""
     pool = LiveAirflowPool(
-        tmp_path_factory.mktemp,
-        gcs_emulator.url,
-        databricks.port,
-        smtp_inbox.connection(),
-        slack_inbox.connection(),
+        tmp_path_factory.mktemp, local_stack, smtp_inbox.connection(), slack_inbox.connection()
     )
     yield pool
     pool.close()

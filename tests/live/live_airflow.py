@@ -1,10 +1,11 @@
 """A real, long-running Airflow for the live tests, wired to the test session's emulator and runner.
 
 Scheduler, triggerer and dag-processor behaviour (deadlines, deferrable sensors, callbacks, the UI)
-cannot be seen under ``airflow dags test``; these tests run the four services as ``make up`` does,
-on free loopback ports and a temporary ``AIRFLOW_HOME``, against the session's GCS emulator and
-local Databricks runner (so no second JVM). Starting costs ~30 s, so one stack serves every test
-that asks for the same settings; other settings restart it.
+cannot be seen under ``airflow dags test``; these tests run the four services as ``make up`` does
+(:meth:`LocalStack.start_airflow`), on free loopback ports and a temporary ``AIRFLOW_HOME``, on the
+session's :class:`~local_stack.local_stack.LocalStack` (its emulator and runner, so no second JVM).
+Starting costs ~30 s, so one stack serves every test that asks for the same settings; other
+settings restart it.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from local_stack.airflow_api import AirflowApi
-from local_stack.airflow_env import LocalStackAddresses, airflow_env, free_port
+from local_stack.airflow_api import TERMINAL_RUN_STATES, AirflowApi
 from local_stack.airflow_services import AirflowServices
+from local_stack.local_stack import LocalStack
+from local_stack.polling import PollTimeoutError, poll
 
 DAG_ID = "order_tracking_incremental_load"
 ALERT_EMAIL = "oncall@example.test"
@@ -76,25 +78,22 @@ class LiveAirflow:
 
 def _wait_for_quiet(api: AirflowApi, timeout: float = 120) -> None:
     """Let the scheduler's catch-up run of the daily schedule (nothing to load) end before tests start."""
-    deadline, first_seen = time.monotonic() + timeout, time.monotonic() + 20
-    while time.monotonic() < deadline:
-        runs = api.runs(DAG_ID)
-        if runs and all(run["state"] in ("success", "failed") for run in runs):
-            return
-        if not runs and time.monotonic() > first_seen:
-            return  # no catch-up run was created
-        time.sleep(1)
-    raise AssertionError(f"the live stack's start-up run did not end in {timeout:.0f} s: {api.runs(DAG_ID)}")
+    no_run_after = time.monotonic() + 20
+
+    def quiet(runs: list[dict[str, Any]]) -> bool:
+        if not runs:
+            return time.monotonic() > no_run_after  # no catch-up run was created
+        return all(run["state"] in TERMINAL_RUN_STATES for run in runs)
+
+    try:
+        poll(lambda: api.runs(DAG_ID), until=quiet, timeout=timeout, interval=1, what="the start-up run")
+    except PollTimeoutError as error:
+        raise AssertionError(f"the live stack's start-up run did not end: {error}") from None
 
 
-def live_env(
-    base: Mapping[str, str], smtp_connection: Mapping[str, Any], slack_connection: Mapping[str, Any]
-) -> dict[str, str]:
-    """The live stack's environment on top of ``airflow_env``'s: alerts wired, runs only when triggered."""
-    env = {
-        k: v for k, v in base.items() if not k.startswith("PYTEST_")
-    }  # Airflow changes behaviour under pytest
-    env |= {
+def live_settings(smtp_connection: Mapping[str, Any], slack_connection: Mapping[str, Any]) -> dict[str, str]:
+    """The live stack's settings on top of ``airflow_env``'s: alerts wired, runs only when triggered."""
+    return {
         "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp_connection),
         "AIRFLOW_CONN_SLACK_DEFAULT": json.dumps(slack_connection),
         "ORDER_TRACKING_ALERT_EMAILS": ALERT_EMAIL,
@@ -105,25 +104,21 @@ def live_env(
         "ORDER_TRACKING_SENSOR_TIMEOUT_SECONDS": "20",  # outlasts the 15 s deadline
         "ORDER_TRACKING_SENSOR_POKE_SECONDS": "2",
     }
-    return env
 
 
 class LiveAirflowPool:
-    """Keeps at most one live stack running: the one for the last settings asked for."""
+    """Keeps at most one live Airflow running on ``stack``: the one for the last settings asked for."""
 
     def __init__(
         self,
         make_dir: Callable[[str], Path],
-        gcs_url: str,
-        databricks_port: int,
+        stack: LocalStack,
         smtp_connection: Mapping[str, Any],
         slack_connection: Mapping[str, Any],
     ) -> None:
         self._make_dir = make_dir
-        self._gcs_url = gcs_url
-        self._databricks_port = databricks_port
-        self._smtp = smtp_connection
-        self._slack = slack_connection
+        self._stack = stack
+        self._alerts = live_settings(smtp_connection, slack_connection)
         self._current: LiveAirflow | None = None
 
     def get(self, settings: LiveSettings) -> LiveAirflow:
@@ -138,24 +133,19 @@ class LiveAirflowPool:
     def _start(self, settings: LiveSettings) -> LiveAirflow:
         started = time.monotonic()
         home, tables_root = self._make_dir("live-airflow"), self._make_dir("live-warehouse")
-        api_port = free_port()
-        stack = LocalStackAddresses(self._gcs_url, self._databricks_port, tables_root)
-        env = live_env(airflow_env(home, stack, api_port=api_port), self._smtp, self._slack)
-        env["ORDER_TRACKING_RUN_DEADLINE_SECONDS"] = str(settings.run_deadline_seconds)
-        env |= settings.env
-        services = AirflowServices(env, home, api_port).start()
+        env = self._alerts | {"ORDER_TRACKING_RUN_DEADLINE_SECONDS": str(settings.run_deadline_seconds)}
+        services = self._stack.start_airflow(home, tables_root=tables_root, settings=env | dict(settings.env))
         try:
             services.wait_for_dag(DAG_ID)
             _wait_for_quiet(services.api)
         except BaseException:
-            services.stop()
+            self._stack.stop_airflow()
             raise
         return LiveAirflow(services, settings, tables_root, round(time.monotonic() - started, 1))
 
     def close(self) -> None:
-        if self._current is not None:
-            self._current.services.stop()
-            self._current = None
+        self._current = None
+        self._stack.stop_airflow()
 
 
 def artifacts_dir() -> Path:

@@ -1,4 +1,5 @@
-"""Alert receivers inside the pytest process: an SMTP server and a Slack-webhook-shaped HTTP server.
+"""Alert receivers inside the pytest process: an SMTP server (``aiosmtpd``) and a Slack-webhook-shaped
+HTTP server (``pytest-httpserver``).
 
 The live Airflow's ``smtp_default`` and ``slack_default`` connections point at them (loopback
 only), so a test sees exactly what the providers' notifiers sent, and waits for it with a deadline
@@ -10,15 +11,17 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Generic, TypeVar
 
 from aiosmtpd.controller import Controller
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from local_stack.airflow_env import free_port
 
@@ -147,36 +150,27 @@ class SlackPost:
 
 
 class SlackInbox(_Collected[SlackPost]):
-    """An HTTP server on 127.0.0.1 answering webhook POSTs as Slack does (``200 ok``)."""
+    """A ``pytest-httpserver`` on 127.0.0.1 answering every webhook POST as Slack does (``200 ok``)."""
 
     def __init__(self) -> None:
         super().__init__()
-        inbox = self
+        self._server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+        self._server.expect_request(re.compile(".*"), method="POST").respond_with_handler(self._receive)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                inbox.add(SlackPost(self.path, self.rfile.read(length).decode("utf-8", "replace")))
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+    def _receive(self, request: Request) -> Response:
+        self.add(SlackPost(request.path, request.get_data(as_text=True)))
+        return Response("ok", content_type="text/plain")
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # keep pytest's output clean
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name="slack-inbox", daemon=True)
+    @property
+    def port(self) -> int:
+        return int(self._server.port)
 
     def start(self) -> SlackInbox:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def connection(self, webhook_token: str = "T000/B000/XXXX") -> dict[str, Any]:
         """``AIRFLOW_CONN_SLACK_DEFAULT``: the scheme is required (else https), a ``port`` is ignored."""

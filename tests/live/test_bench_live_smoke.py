@@ -20,7 +20,7 @@ from bench.config import BenchConfig
 from bench.harness import run_bench
 from bench.live_runs import OBJECT_PREFIX
 from bench.live_stack import LiveStack
-from local_stack.databricks_runner import RunnerServer
+from local_stack.runner_client import RunnerClient
 from tests.live.live_airflow import LiveAirflow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark]
@@ -28,12 +28,12 @@ SECTIONS = ["latency", "orchestration"]
 
 
 def test_latency_and_orchestration_sections_in_smoke_mode(
-    live_airflow: LiveAirflow, databricks: RunnerServer, bucket: Any, spark: Any, tmp_path: Path
+    live_airflow: LiveAirflow, databricks: RunnerClient, bucket: Any, spark: Any, tmp_path: Path
 ) -> None:
     stack = LiveStack(
         api=live_airflow.api,
         bucket=bucket,
-        runner=databricks.service,
+        runner=databricks,
         tables_root=live_airflow.tables_root,
         env=live_airflow.env,
         scheduled=False,

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 import tenacity
 
+from local_stack.airflow_api import TERMINAL_RUN_STATES
+from local_stack.polling import poll
 from local_stack.samples import sample_objects
 from tests.batches import expected_target
 from tests.live.live_airflow import ALERT_EMAIL, LiveAirflow
@@ -85,41 +87,47 @@ def _backfill(live_airflow: LiveAirflow, day: str, *extra: str) -> None:
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
 
 
+def _backfill_runs(live_airflow: LiveAirflow) -> list[dict[str, Any]]:
+    return [r for r in live_airflow.api.runs(live_airflow.dag_id) if r["run_type"] == "backfill"]
+
+
 def _wait_backfill_runs(live_airflow: LiveAirflow, count: int, timeout: float = 600) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        runs = [r for r in live_airflow.api.runs(live_airflow.dag_id) if r["run_type"] == "backfill"]
-        if len(runs) >= count and all(r["state"] in ("success", "failed") for r in runs):
-            for run in runs:
-                live_airflow.api.wait_for_run(live_airflow.dag_id, run["dag_run_id"], timeout=5)
-            return runs
-        if time.monotonic() > deadline:
-            raise AssertionError(f"backfill runs did not end in {timeout:.0f} s: {runs}")
-        time.sleep(2)
+    runs = poll(
+        lambda: _backfill_runs(live_airflow),
+        until=lambda runs: len(runs) >= count and all(r["state"] in TERMINAL_RUN_STATES for r in runs),
+        timeout=timeout,
+        interval=2,
+        what=f"{count} backfill run(s) ending",
+    )
+    for run in runs:
+        live_airflow.api.wait_for_run(live_airflow.dag_id, run["dag_run_id"], timeout=5)
+    return runs
 
 
 def _wait_backfills_completed(live_airflow: LiveAirflow, timeout: float = 120) -> None:
     """The scheduler marks a backfill completed just after its last run ends; only then may another start."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        response = live_airflow.api.request("GET", "backfills", params={"dag_id": live_airflow.dag_id})
-        backfills = response.json()["backfills"]
-        if backfills and all(b["completed_at"] for b in backfills):
-            return
-        time.sleep(2)
-    raise AssertionError(f"the backfill was not marked completed within {timeout:.0f} s")
+    poll(
+        lambda: live_airflow.api.backfills(live_airflow.dag_id),
+        until=lambda backfills: bool(backfills) and all(b["completed_at"] for b in backfills),
+        timeout=timeout,
+        interval=2,
+        what="the backfill marked completed",
+    )
 
 
 def _wait_rerun(live_airflow: LiveAirflow, run: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
     """The same backfill run (same run id) run again: wait until it has ended a second time."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = [r for r in live_airflow.api.runs(live_airflow.dag_id) if r["run_type"] == "backfill"]
-        again = [r for r in runs if r["end_date"] != run["end_date"] and r["state"] in ("success", "failed")]
-        if again:
-            return again[0]
-        time.sleep(2)
-    raise AssertionError(f"the backfill was not run again within {timeout:.0f} s")
+    again = poll(
+        lambda: [
+            r
+            for r in _backfill_runs(live_airflow)
+            if r["end_date"] != run["end_date"] and r["state"] in TERMINAL_RUN_STATES
+        ],
+        timeout=timeout,
+        interval=2,
+        what="the backfill run again",
+    )
+    return again[0]
 
 
 def test_a_backfill_replays_the_archived_day_and_only_repairs(

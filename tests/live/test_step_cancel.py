@@ -17,13 +17,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.jobs import RunLifeCycleState, RunResultState
 
 from local_stack.airflow_env import LOCAL_TOKEN
-from local_stack.databricks_runner import RunnerServer
+from local_stack.polling import poll
+from local_stack.runner_client import RunnerClient
 from local_stack.samples import sample_objects
 from tests.batches import expected_target
 from tests.live.live_airflow import LiveAirflow, LiveSettings
@@ -46,21 +46,16 @@ def live_airflow_settings() -> LiveSettings:
 
 
 @pytest.fixture
-def workspace(databricks: RunnerServer) -> WorkspaceClient:
+def workspace(databricks: RunnerClient) -> WorkspaceClient:
     return WorkspaceClient(host=f"http://127.0.0.1:{databricks.port}", token=LOCAL_TOKEN)
 
 
 @pytest.fixture
-def slow_stage_load(databricks: RunnerServer) -> Iterator[None]:
+def slow_stage_load(databricks: RunnerClient) -> Iterator[None]:
     """The next ``stage_load`` run first runs a Spark job of :data:`SLOW_STEP_SECONDS`."""
-    url = f"http://127.0.0.1:{databricks.port}/local/faults"
-    httpx.post(url, json={"delays": {"stage_load": SLOW_STEP_SECONDS}}).raise_for_status()
+    databricks.add_faults(delays={"stage_load": SLOW_STEP_SECONDS})
     yield
-    httpx.post(url, json={"delays": {"stage_load": 0}}).raise_for_status()
-
-
-def _stats(databricks: RunnerServer) -> dict[str, Any]:
-    return dict(httpx.get(f"http://127.0.0.1:{databricks.port}/local/stats").json())
+    databricks.add_faults(delays={"stage_load": 0})
 
 
 def _stage_files(bucket: Any, tag: str) -> dict[str, bytes]:
@@ -73,7 +68,7 @@ def _stage_files(bucket: Any, tag: str) -> dict[str, bytes]:
 
 
 def _running_databricks_run(
-    live_airflow: LiveAirflow, workspace: WorkspaceClient, databricks: RunnerServer, run_id: str
+    live_airflow: LiveAirflow, workspace: WorkspaceClient, databricks: RunnerClient, run_id: str
 ) -> int:
     """The Databricks run of ``stage_load``'s current try, once it is RUNNING (the slow Spark job)
     and the task's trigger polls it from the triggerer: only a running trigger can cancel it (a task
@@ -85,7 +80,7 @@ def _running_databricks_run(
         instances = live_airflow.api.task_instances(live_airflow.dag_id, run_id)
         (ti,) = [t for t in instances if t["task_id"] == "stage_load"]
         if databricks_run is not None and ti["state"] == "deferred" and ti.get("triggerer_job"):
-            polls = _stats(databricks)["api_calls"].get("runs/get", 0)
+            polls = databricks.api_calls("runs/get")
             first_polls = polls if first_polls is None else first_polls
             trigger_polled = polls - first_polls > own_polls  # runs/get calls that were not ours
             state = workspace.jobs.get_run(int(databricks_run)).state
@@ -97,13 +92,13 @@ def _running_databricks_run(
 
 
 def _wait_cancelled(workspace: WorkspaceClient, databricks_run: int, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = workspace.jobs.get_run(databricks_run).state
-        if state and state.result_state is not None:
-            return state
-        time.sleep(0.5)
-    raise AssertionError(f"Databricks run {databricks_run} was not cancelled within {timeout:.0f} s")
+    return poll(
+        lambda: workspace.jobs.get_run(databricks_run).state,
+        until=lambda state: state is not None and state.result_state is not None,
+        timeout=timeout,
+        interval=0.5,
+        what=f"Databricks run {databricks_run} ending",
+    )
 
 
 def _assert_loaded_exactly(
@@ -121,7 +116,7 @@ def _assert_loaded_exactly(
 
 
 def _start_slow_run(
-    live_airflow: LiveAirflow, workspace: WorkspaceClient, databricks: RunnerServer, bucket: Any, tag: str
+    live_airflow: LiveAirflow, workspace: WorkspaceClient, databricks: RunnerClient, bucket: Any, tag: str
 ) -> tuple[dict[str, bytes], str, int]:
     """Stage two objects, trigger a run naming them; return them, the DAG run id and the
     ``stage_load`` Databricks run, once that run is in its slow Spark job and its trigger polls."""
@@ -134,7 +129,7 @@ def test_a_step_killed_in_airflow_cancels_its_databricks_run(
     live_airflow: LiveAirflow,
     bucket: Any,
     spark: Any,
-    databricks: RunnerServer,
+    databricks: RunnerClient,
     workspace: WorkspaceClient,
     slow_stage_load: None,
 ) -> None:
@@ -145,7 +140,7 @@ def test_a_step_killed_in_airflow_cancels_its_databricks_run(
     state = _wait_cancelled(workspace, killed)
     assert state.result_state == RunResultState.CANCELED
     assert state.user_cancelled_or_timedout
-    assert _stats(databricks)["spark_jobs_active"] == 0  # the slow Spark job was killed, not left running
+    assert databricks.stats()["spark_jobs_active"] == 0  # the slow Spark job was killed, not left running
     live_airflow.api.wait_for_run(live_airflow.dag_id, run_id, expect="failed", timeout=120)
 
     live_airflow.api.clear_tasks(live_airflow.dag_id, run_id, ["stage_load"])  # on-call retries the step
@@ -163,7 +158,7 @@ def test_a_step_past_its_execution_timeout_is_cancelled_then_retried(
     live_airflow: LiveAirflow,
     bucket: Any,
     spark: Any,
-    databricks: RunnerServer,
+    databricks: RunnerClient,
     workspace: WorkspaceClient,
     slow_stage_load: None,
 ) -> None:
@@ -185,5 +180,5 @@ def test_a_step_past_its_execution_timeout_is_cancelled_then_retried(
     assert stage_load["try_number"] == 2
     retried = int(live_airflow.api.xcom(live_airflow.dag_id, run_id, "stage_load", "run_id"))
     assert retried != slow
-    assert _stats(databricks)["spark_jobs_active"] == 0
+    assert databricks.stats()["spark_jobs_active"] == 0
     _assert_loaded_exactly(live_airflow, spark, bucket, files, "TZ")

@@ -15,7 +15,7 @@ from airflow.providers.databricks.hooks.databricks import DatabricksHook
 from airflow.providers.databricks.utils.databricks import extract_failed_task_errors
 
 from local_stack.airflow_env import LOCAL_TOKEN, databricks_connection
-from local_stack.databricks_runner import RunnerServer
+from local_stack.runner_client import RunnerClient
 from tests.databricks_runs import wait_terminal, wheel_run
 
 pytestmark = pytest.mark.spark
@@ -32,12 +32,12 @@ def _hook(port: int, token: str, monkeypatch: pytest.MonkeyPatch, retry_limit: i
 
 
 @pytest.fixture
-def hook(databricks: RunnerServer, monkeypatch: pytest.MonkeyPatch) -> DatabricksHook:
+def hook(databricks: RunnerClient, monkeypatch: pytest.MonkeyPatch) -> DatabricksHook:
     return _hook(databricks.port, LOCAL_TOKEN, monkeypatch)
 
 
 @pytest.fixture
-def api(databricks: RunnerServer) -> Iterator[httpx.Client]:
+def api(databricks: RunnerClient) -> Iterator[httpx.Client]:
     """Plain HTTP to the runner, with the token."""
     headers = {"Authorization": f"Bearer {LOCAL_TOKEN}"}
     with httpx.Client(base_url=f"http://127.0.0.1:{databricks.port}", headers=headers) as client:
@@ -464,13 +464,13 @@ def test_a_submission_without_tasks_is_rejected(hook: DatabricksHook) -> None:
         hook.submit_run({"run_name": "empty", "tasks": []})
 
 
-def test_the_hook_does_not_retry_a_refusal(databricks: RunnerServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_hook_does_not_retry_a_refusal(databricks: RunnerClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """A 4xx is final for the provider's hook (it retries 5xx and 429 only)."""
     retrying = _hook(databricks.port, LOCAL_TOKEN, monkeypatch, retry_limit=3)
-    calls = databricks.service.api_calls["runs/submit"]
+    calls = databricks.api_calls("runs/submit")
     with pytest.raises(AirflowException, match="Status Code: 400"):
         retrying.submit_run({"tasks": []})
-    assert databricks.service.api_calls["runs/submit"] == calls + 1
+    assert databricks.api_calls("runs/submit") == calls + 1
 
 
 def test_a_wheel_task_with_both_parameter_fields_is_refused(hook: DatabricksHook) -> None:
@@ -481,12 +481,12 @@ def test_a_wheel_task_with_both_parameter_fields_is_refused(hook: DatabricksHook
         hook.submit_run(payload)
 
 
-def test_a_wrong_token_is_refused(databricks: RunnerServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_token_is_refused(databricks: RunnerClient, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(AirflowException, match=r"Invalid access token.*Status Code: 403"):
         _hook(databricks.port, "wrong", monkeypatch).submit_run(wheel_run("merge"))
 
 
-def test_a_request_without_a_token_is_refused(databricks: RunnerServer) -> None:
+def test_a_request_without_a_token_is_refused(databricks: RunnerClient) -> None:
     response = httpx.get(f"http://127.0.0.1:{databricks.port}/api/2.2/jobs/runs/get?run_id=1")
     assert (response.status_code, response.json()["message"]) == (
         401,

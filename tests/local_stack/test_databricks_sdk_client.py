@@ -28,7 +28,7 @@ from databricks.sdk.errors import (
 from databricks.sdk.service import compute, jobs
 
 from local_stack.airflow_env import LOCAL_TOKEN
-from local_stack.databricks_runner import RunnerServer
+from local_stack.runner_client import RunnerClient
 from order_tracking.databricks_jobs import WHEEL_PACKAGE
 
 pytestmark = pytest.mark.spark
@@ -39,7 +39,7 @@ ROW = "SDK1,O1,UPS,IN_TRANSIT,2026-11-26T08:00:00Z,Oslo,2026-11-28\n"
 
 
 @pytest.fixture
-def w(databricks: RunnerServer) -> WorkspaceClient:
+def w(databricks: RunnerClient) -> WorkspaceClient:
     return WorkspaceClient(host=f"http://127.0.0.1:{databricks.port}", token=LOCAL_TOKEN)
 
 
@@ -181,7 +181,7 @@ def test_the_sdk_raises_for_a_run_whose_cluster_is_gone(w: WorkspaceClient) -> N
         _ended(w, w.jobs.submit(run_name="gone", tasks=[task]))
 
 
-def test_the_sdk_cancels_a_running_run(w: WorkspaceClient, databricks: RunnerServer, cluster: str) -> None:
+def test_the_sdk_cancels_a_running_run(w: WorkspaceClient, databricks: RunnerClient, cluster: str) -> None:
     runner = f"http://127.0.0.1:{databricks.port}/local"
     httpx.post(f"{runner}/faults", json={"delays": {"merge": 600}}).raise_for_status()
     try:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from local_stack.airflow_env import databricks_connection
-from local_stack.databricks_runner import RunnerServer
+from local_stack.runner_client import RunnerApiError, RunnerClient
 from order_tracking.cluster import start_cluster, stop_cluster
 from order_tracking.config import PipelineConfig
 
@@ -19,25 +19,24 @@ pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(autouse=True)
-def _databricks_connection(databricks: RunnerServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def _databricks_connection(databricks: RunnerClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps(databricks_connection(databricks.port)))
 
 
-def test_a_retried_setup_finds_its_cluster_and_teardown_deletes_it(databricks: RunnerServer) -> None:
-    service = databricks.service
-    starts = service.cluster_starts
+def test_a_retried_setup_finds_its_cluster_and_teardown_deletes_it(databricks: RunnerClient) -> None:
+    starts = databricks.stats()["cluster_starts"]
     batch = {"batch_id": "manual__cluster_test"}
     cluster_id = start_cluster.function(batch, CONFIG, dag_run=RUN)
     assert start_cluster.function(batch, CONFIG, dag_run=RUN) == cluster_id
-    assert service.cluster_starts == starts + 1
-    described = service.get_cluster(cluster_id)
+    assert databricks.stats()["cluster_starts"] == starts + 1
+    described = databricks.get_cluster(cluster_id)
     assert described["custom_tags"]["airflow_batch"] == "manual__cluster_test"
 
     stop_cluster.function(cluster_id, CONFIG)
-    with pytest.raises(ValueError, match="does not exist"):
-        service.get_cluster(cluster_id)
+    with pytest.raises(RunnerApiError, match="does not exist"):
+        databricks.get_cluster(cluster_id)
     # a cleared run starts over: its token was released with the deleted cluster
     fresh = start_cluster.function(batch, CONFIG, dag_run=RUN)
     assert fresh != cluster_id
-    assert service.cluster_starts == starts + 2
+    assert databricks.stats()["cluster_starts"] == starts + 2
     stop_cluster.function(fresh, CONFIG)  # leave no cluster running for later tests

@@ -16,7 +16,7 @@ from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
 from airflow.sdk.exceptions import TaskDeferralTimeout, TaskDeferred
 
 from local_stack.airflow_env import databricks_connection
-from local_stack.databricks_runner import RunnerServer
+from local_stack.runner_client import RunnerClient
 from order_tracking.databricks_submit import IdempotentDatabricksHook, IdempotentSubmitRunOperator
 from order_tracking.idempotency import step_token
 from tests.databricks_runs import wait_terminal, wheel_run
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.spark
 
 
 @pytest.fixture
-def hook_for(databricks: RunnerServer, monkeypatch: pytest.MonkeyPatch) -> Any:
+def hook_for(databricks: RunnerClient, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("AIRFLOW_CONN_LOCAL_RUNNER", json.dumps(databricks_connection(databricks.port)))
 
     def make(run_id: str, step: str) -> IdempotentDatabricksHook:
@@ -42,32 +42,29 @@ def _help_run(entry_point: str) -> dict[str, Any]:
 
 
 def test_a_lost_submit_answer_is_retried_without_a_second_run(
-    databricks: RunnerServer, hook_for: Any
+    databricks: RunnerClient, hook_for: Any
 ) -> None:
-    service = databricks.service
-    before = len(service.runs_of("stage_load"))
-    service.http_faults["runs/submit"] += 1  # the run is created, the answer is a 503
+    before = len(databricks.runs_of("stage_load"))
+    databricks.add_faults(http={"runs/submit": 1})  # the run is created, the answer is a 503
     hook = hook_for("manual__lost_answer", "stage_load")
     run_id = hook.submit_run(_help_run("stage_load"))
     assert wait_terminal(hook, run_id).is_successful
-    assert len(service.runs_of("stage_load")) == before + 1
-    assert service.runs_of("stage_load")[-1]["run_id"] == run_id
+    assert len(databricks.runs_of("stage_load")) == before + 1
+    assert databricks.runs_of("stage_load")[-1]["run_id"] == run_id
 
 
-def test_a_retried_task_reconnects_to_its_run(databricks: RunnerServer, hook_for: Any) -> None:
-    service = databricks.service
-    before = len(service.runs_of("merge"))
+def test_a_retried_task_reconnects_to_its_run(databricks: RunnerClient, hook_for: Any) -> None:
+    before = len(databricks.runs_of("merge"))
     first = hook_for("manual__reconnect", "merge").submit_run(_help_run("merge"))
     again = hook_for("manual__reconnect", "merge").submit_run(_help_run("merge"))  # a new try, a new hook
     assert again == first
     wait_terminal(hook_for("manual__reconnect", "merge"), first)
     assert hook_for("manual__reconnect", "merge").submit_run(_help_run("merge")) == first  # succeeded: kept
-    assert len(service.runs_of("merge")) == before + 1
+    assert len(databricks.runs_of("merge")) == before + 1
 
 
-def test_a_failed_run_is_followed_by_a_fresh_one(databricks: RunnerServer, hook_for: Any) -> None:
-    service = databricks.service
-    service.task_faults["merge"] += 1
+def test_a_failed_run_is_followed_by_a_fresh_one(databricks: RunnerClient, hook_for: Any) -> None:
+    databricks.add_faults(tasks={"merge": 1})
     plain = hook_for("manual__fresh_start", "merge")
     earlier_try = {
         **_help_run("merge"),
@@ -111,7 +108,7 @@ class _TaskInstance:
 
 
 def test_a_step_resumed_by_its_timeout_cancels_its_databricks_run(
-    databricks: RunnerServer, hook_for: Any
+    databricks: RunnerClient, hook_for: Any
 ) -> None:
     faults = f"http://127.0.0.1:{databricks.port}/local/faults"
     httpx.post(faults, json={"delays": {"merge": 600}}).raise_for_status()  # a Spark job that runs on
