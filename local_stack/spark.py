@@ -51,6 +51,9 @@ def build_local_spark(
         .config("spark.sql.shuffle.partitions", os.environ.get("SPARK_SHUFFLE_PARTITIONS", "4"))
         .config("spark.default.parallelism", "4")
         .config("spark.databricks.delta.snapshotPartitions", "2")
+        # A checksum file after each commit costs a state reconstruction (Spark jobs) per write;
+        # Delta reads tables without it. Measured: a small stage + merge 40 s -> 32 s on 2 cores.
+        .config("spark.databricks.delta.writeChecksumFile.enabled", "false")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.host", "127.0.0.1")

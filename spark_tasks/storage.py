@@ -18,12 +18,20 @@ def _path_and_fs(spark: SparkSession, uri: str) -> tuple[Any, Any]:
     return path, path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
 
 
-def read_text(spark: SparkSession, uri: str) -> str:
-    """Read a whole small text document."""
-    rows = spark.read.text(uri, wholetext=True).collect()
-    if not rows:
+def read_text(spark: SparkSession, uri: str, limit: int = 16 * 1024 * 1024) -> str:
+    """Read a whole small UTF-8 text document (at most ``limit`` bytes, 16 MiB by default).
+
+    One read through the file system, not a Spark job: a job's planning and file listing cost
+    seconds for a document of a few kilobytes. Raises ``FileNotFoundError`` when ``uri`` does not
+    exist and ``ValueError`` when it is larger than ``limit``.
+    """
+    path, fs = _path_and_fs(spark, uri)
+    if not fs.exists(path):
         raise FileNotFoundError(uri)
-    return str(rows[0][0])
+    data, whole = read_prefix(spark, uri, limit)
+    if not whole:
+        raise ValueError(f"{uri} is larger than {limit} bytes: not a batch document")
+    return data.decode("utf-8")
 
 
 def write_text(spark: SparkSession, uri: str, text: str) -> None:
