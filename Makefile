@@ -20,8 +20,8 @@ jars: venv  ## fetch and cache Delta Lake and GCS connector jars in .cache/jars
 	@command -v java >/dev/null || { echo "Java 17+ is required for Spark (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
 	$(PY) -m local_stack.jars
 
-run: venv jars  ## one DAG run end to end on the local stack (INPUT="a.csv b.csv" to drop your own files)
-	$(PY) -m local_stack.run_pipeline $(if $(INPUT),--input $(INPUT))
+run: venv jars  ## one DAG run end to end on the local stack (INPUT="a.csv 'my file (2).csv'" to drop your own files)
+	$(PY) -m local_stack.run_pipeline $(if $(INPUT),--input-list "$$INPUT")
 
 prereqs:  ## machine packages the tests need (Java 17, Chromium): installs them as root, else says how
 	bash .ci/prereqs
@@ -48,7 +48,7 @@ tables: venv jars  ## print the local Delta tables (counts, history, a few rows)
 	$(PY) -m local_stack.show_tables
 
 drop: venv  ## upload FILES="a.csv b.csv" to the running long-running stack's staging prefix
-	$(PY) -m local_stack.drop $(FILES)
+	$(PY) -m local_stack.drop --file-list "$$FILES"
 
 deploy-databricks: venv  ## build the spark_tasks wheel and upload it to the DAG's volume path (ARGS="--dry-run", "--profile P", "--wheel-uri /Volumes/...")
 	$(PY) -m deploy.databricks $(ARGS)

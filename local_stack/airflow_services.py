@@ -119,6 +119,10 @@ class AirflowServices:
                 self.processes[name] = subprocess.Popen(
                     command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
                 )
+                if name == "api-server":
+                    # Tasks report to the execution API: a scheduler that queues one before the
+                    # api-server listens fails its first try ("Connection refused").
+                    self._wait_for_execution_api(timeout)
             self.wait_until_healthy(timeout)
         except BaseException:
             self.stop(self.stop_grace)
@@ -162,6 +166,26 @@ class AirflowServices:
             raise ServiceStartError(
                 f"Airflow at {self.url} not healthy: {error}\n"
                 + "\n".join(f"--- {n} ---\n{_tail(self.log_file(n), 15)}" for n in self.processes)
+            ) from None
+
+    def _wait_for_execution_api(self, timeout: float) -> None:
+        """Wait until the api-server answers its execution API (built on the first request).
+
+        Raises:
+            ServiceStartError: the api-server exited, or did not answer within ``timeout`` seconds.
+        """
+
+        def answer() -> bool:
+            self.check_running()
+            self._warm_execution_api(timeout)
+            return True
+
+        try:
+            poll(answer, timeout=timeout, interval=0.5, what="the execution API", retry_on=NOT_UP_YET)
+        except PollTimeoutError as error:
+            raise ServiceStartError(
+                f"Airflow api-server at {self.url} not answering: {error}\n"
+                + _tail(self.log_file("api-server"), 15)
             ) from None
 
     def _warm_execution_api(self, timeout: float) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import socket
 import sys
 from pathlib import Path
@@ -13,9 +14,20 @@ from local_stack.stack import BUCKET, GCS_PORT
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("files", type=Path, nargs="+")
+    parser.add_argument("files", type=Path, nargs="*")
+    parser.add_argument(
+        "--file-list",
+        type=shlex.split,
+        default=[],
+        help="more files as one shell-quoted string (make's FILES: no shell ever runs it)",
+    )
     parser.add_argument("--prefix", default="staging_zn/")
     args = parser.parse_args()
+    args.files += [Path(name) for name in args.file_list]
+    if not args.files:
+        parser.error("no file to drop: make drop FILES=\"a.csv 'my file (2).csv'\"")
+    if missing := [str(path) for path in args.files if not path.is_file()]:
+        parser.error(f"no such file: {', '.join(missing)} (quote names with spaces inside FILES)")
     try:
         socket.create_connection(("127.0.0.1", GCS_PORT), timeout=2).close()
     except OSError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import subprocess
 import sys
 import time
@@ -83,7 +84,16 @@ def main() -> int:
     parser.add_argument(
         "--input", type=Path, nargs="*", default=[], help="CSV files to drop instead of samples"
     )
+    parser.add_argument(
+        "--input-list",
+        type=shlex.split,
+        default=[],
+        help="the same as one shell-quoted string (make's INPUT: no shell ever runs it)",
+    )
     args = parser.parse_args()
+    args.input += [Path(name) for name in args.input_list]
+    if missing := [str(path) for path in args.input if not path.is_file()]:
+        parser.error(f"no such file: {', '.join(missing)} (quote names with spaces inside INPUT)")
     started = time.monotonic()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the runner's stats call is not news
     ensure_jars()
