@@ -594,13 +594,20 @@ class LocalDatabricks:
         if self._spark is None:
             return
         tracker = self._spark.sparkContext.statusTracker()
-        deadline = time.monotonic() + JOBS_GONE_SECONDS
-        while time.monotonic() < deadline:
-            active = set(tracker.getActiveJobsIds())
-            if not active.intersection(tracker.getJobIdsForGroup(task.job_group)):
-                return
-            time.sleep(0.1)
-        log.warning("Spark jobs of task run %s still active after its cancel", task.run_id)
+
+        def still_active() -> set[int]:
+            return set(tracker.getActiveJobsIds()).intersection(tracker.getJobIdsForGroup(task.job_group))
+
+        try:
+            poll(
+                still_active,
+                until=lambda jobs: not jobs,
+                timeout=JOBS_GONE_SECONDS,
+                interval=0.1,
+                what="jobs",
+            )
+        except PollTimeoutError:
+            log.warning("Spark jobs of task run %s still active after its cancel", task.run_id)
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Cancel what is still going, wait for the runs to end, then stop the SparkSession and its

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from airflow.providers.databricks.hooks.databricks import DatabricksHook, RunState
 
+from local_stack.polling import PollTimeoutError, poll
 from order_tracking.databricks_jobs import WHEEL_PACKAGE
 
 # A small DBR 17.3 LTS job cluster: what a task needs when it names no existing cluster.
@@ -40,10 +40,13 @@ def wheel_run(
 
 def wait_terminal(hook: DatabricksHook, run_id: int, seconds: float = 120) -> RunState:
     """The run's state once it has ended; fails the test if it has not ended in ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        state = hook.get_run_state(run_id)
-        if state.is_terminal:
-            return state
-        time.sleep(0.1)
-    raise AssertionError(f"run {run_id} did not finish in {seconds}s")
+    try:
+        return poll(
+            lambda: hook.get_run_state(run_id),
+            until=lambda state: state.is_terminal,
+            timeout=seconds,
+            interval=0.1,
+            what=f"run {run_id} to end",
+        )
+    except PollTimeoutError as error:
+        raise AssertionError(str(error)) from None
