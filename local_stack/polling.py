@@ -1,8 +1,8 @@
 """Waiting for a condition with a deadline, on ``tenacity`` (pinned with Airflow).
 
 Every wait of the local stack and its tests (a server starting, Airflow healthy, a DAG parsed, a
-run ending, a cancelled Spark job gone) is a :func:`poll`: tenacity does the retry loop, this adds the one error that says what
-was awaited and what was last seen.
+run ending, a cancelled Spark job gone) is a :func:`poll`: tenacity does the retry loop, this adds
+the one error that says what was awaited and what was last seen.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -54,3 +56,19 @@ class Lines:
 @pytest.fixture
 def emitted() -> Lines:
     return Lines()
+
+
+def run_failing_command(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m <module> <args>`` as a user does and check it fails as the tools promise:
+    exit status 1 and exactly one line on stderr (no traceback, no stray logger warning)."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    return done

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,7 +23,7 @@ from deploy.composer import (
     split_gcs_prefix,
 )
 from tests.conftest import BUCKET
-from tests.deploy.conftest import Lines
+from tests.deploy.conftest import Lines, run_failing_command
 
 PROVIDERS = [
     "apache-airflow-providers-google==22.8.0",
@@ -281,17 +279,7 @@ def test_no_google_credentials_is_one_error_line(
 
 def test_the_command_ends_in_one_error_line(no_google_credentials: None) -> None:
     """As a user runs it: exit status 1, one ``error:`` line, no traceback."""
-    done = subprocess.run(
-        [sys.executable, "-m", "deploy.composer", "--environment", "E", "--location", "R", "--project", "P"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-    assert done.returncode == 1
-    assert len(done.stderr.splitlines()) == 1, done.stderr
+    done = run_failing_command("deploy.composer", "--environment", "E", "--location", "R", "--project", "P")
     assert done.stderr.startswith("error: no Google credentials: ")
     assert done.stdout == ""
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import ast
 import re
 import shutil
-import subprocess
-import sys
 import time
 import tomllib
 import uuid
@@ -30,7 +28,7 @@ from deploy.databricks import (
 from local_stack.airflow_env import LOCAL_TOKEN
 from local_stack.databricks_runner import RunnerServer
 from local_stack.runner_client import RunnerClient
-from tests.deploy.conftest import Lines
+from tests.deploy.conftest import Lines, run_failing_command
 
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 WHEEL_NAME = f"{PROJECT['name'].replace('-', '_')}-{PROJECT['version']}-py3-none-any.whl"
@@ -374,17 +372,7 @@ def test_the_command_ends_in_one_error_line_and_prints_no_sdk_warning(
 ) -> None:
     """As a user runs it: Python prints the warnings of unconfigured loggers (databricks-sdk's
     host-metadata one) on stderr, and an uncaught error as a traceback; neither may show."""
-    done = subprocess.run(
-        [sys.executable, "-m", "deploy.databricks", "--wheel", str(spark_tasks_wheel), "--timeout", "1"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-    assert done.returncode == 1
-    assert len(done.stderr.splitlines()) == 1, done.stderr
+    done = run_failing_command("deploy.databricks", "--wheel", str(spark_tasks_wheel), "--timeout", "1")
     assert done.stderr.startswith(f"error: cannot reach Databricks at {UNREACHABLE}: ")
     assert done.stdout.splitlines() == [
         f"wheel {spark_tasks_wheel} ({spark_tasks_wheel.stat().st_size} bytes)",
