@@ -1,7 +1,7 @@
 """Waiting for a condition with a deadline, on ``tenacity`` (pinned with Airflow).
 
-Every wait of the local stack and its tests (a server starting, Airflow healthy, a DAG parsed, a
-run ending, a cancelled Spark job gone) is a :func:`poll`: tenacity does the retry loop, this adds
+The local stack's waits (a server starting, Airflow healthy, a DAG parsed, a run ending, a
+cancelled Spark job gone) are a :func:`poll`: tenacity does the retry loop, this adds
 the one error that says what was awaited and what was last seen.
 """
 

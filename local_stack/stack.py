@@ -5,7 +5,7 @@ JVM at once) and Airflow's api-server, scheduler, dag-processor and triggerer, a
 until Ctrl-C or SIGTERM. Log in as ``admin`` / ``admin``. Drop files with
 ``make drop FILES="a.csv b.csv"``; the DAG runs every minute.
 
-Stopping: the first SIGINT or SIGTERM ends what the main thread was doing and starts the stop;
+Stopping: the first SIGINT, SIGTERM or SIGHUP ends what the main thread was doing and starts the stop;
 every later one is ignored, so the clean-up is never interrupted (``make`` passes a SIGTERM sent
 to its process group on to this process, which then gets it twice). The stop is bounded: the
 services get SIGTERM then SIGKILL, the runner's runs are abandoned, the SparkSession is stopped
@@ -44,7 +44,7 @@ __all__ = ["BUCKET", "DAG_ID", "GCS_PORT", "StopRequested", "main"]
 STOP_SECONDS = 6.0  # the ordered stop (services, runner, Spark, emulator)
 SWEEP_GRACE_SECONDS = 1.0  # then SIGTERM -> SIGKILL for whatever this process still has running
 HARD_STOP_SECONDS = 9.5  # after the first signal: kill everything and exit, whatever is going on
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal closed
 
 
 class StopRequested(KeyboardInterrupt):
@@ -65,6 +65,8 @@ class OneStop:
             signal.signal(signum, self._on_signal)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self._watchdog is not None:  # the stop already runs: a pending signal must not cut it short
+            return
         self.stopping()
         raise StopRequested(signal.Signals(signum).name)
 
