@@ -22,6 +22,11 @@ What the patches add to the package (2026.7.19), at the wire level:
 - **Speed.** ``TCP_NODELAY`` on responses, and no re-serialising of all metadata after each write
   when objects are kept in memory.
 
+- **Object notifications, when asked for.** With :class:`FinalizeNotifications` (a Pub/Sub topic,
+  an object-name prefix), each object written under the prefix is announced on the topic the way
+  Cloud Storage's Pub/Sub notifications announce it (``OBJECT_FINALIZE``, payload format
+  ``JSON_API_V1``): see :class:`FinalizeNotifications`. Off unless a topic is given.
+
 It listens on 127.0.0.1 unless ``--host`` says otherwise (0.0.0.0 inside a container).
 """
 
@@ -29,10 +34,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
@@ -46,6 +54,7 @@ from gcp_storage_emulator.handlers import objects as emulator_objects
 
 # The emulator logs every request at INFO; keep it to warnings.
 logging.getLogger("gcp_storage_emulator").setLevel(logging.WARNING)
+log = logging.getLogger(__name__)
 
 _ERROR_REASONS = {
     304: "notModified",
@@ -216,10 +225,14 @@ _original_create_file = emulator_storage.Storage.create_file
 def _create_file_if_preconditions_hold(  # noqa: PLR0917 (the signature it replaces)
     self: Any, bucket_name: str, file_name: str, content: bytes, file_obj: Any, file_id: Any = None
 ) -> None:
-    """Write an object unless the write request's ``ifGenerationMatch`` / ``ifGenerationNotMatch`` fail."""
+    """Write an object unless the write request's ``ifGenerationMatch`` / ``ifGenerationNotMatch`` fail;
+    then announce it if the emulator sends notifications (:class:`FinalizeNotifications`)."""
     request = getattr(_request_in_flight, "request", None)
-    if request is not None:
+    notifications: FinalizeNotifications | None = getattr(self, _NOTIFICATIONS, None)
+    live = None
+    if request is not None or notifications is not None:
         live = _live_generation(self, bucket_name, file_name)
+    if request is not None:
         _check(
             request,
             live,
@@ -229,6 +242,8 @@ def _create_file_if_preconditions_hold(  # noqa: PLR0917 (the signature it repla
             not_match="ifGenerationNotMatch",
         )
     _original_create_file(self, bucket_name, file_name, content, file_obj, file_id)
+    if notifications is not None:
+        notifications.object_finalized(file_obj, overwrote=live)
 
 
 emulator_storage.Storage.create_file = _create_file_if_preconditions_hold
@@ -279,10 +294,103 @@ def _install_guards() -> None:
 _install_guards()
 
 
-class GcsEmulator:
-    """The emulator serving one bucket on ``host``:``port`` from memory or from ``data_dir``."""
+# --- Pub/Sub notifications ---------------------------------------------------------------------------
 
-    def __init__(self, port: int, bucket: str, data_dir: Path | None = None, host: str = "127.0.0.1") -> None:
+_NOTIFICATIONS = "_order_tracking_finalize_notifications"  # the Storage attribute holding them
+
+
+@dataclass(frozen=True)
+class FinalizeNotifications:
+    """Publish, for each object written under ``prefix``, the message Cloud Storage would publish.
+
+    What Cloud Storage sends for a notification configuration with ``event_types=OBJECT_FINALIZE``
+    and ``payload_format=JSON_API_V1`` (https://cloud.google.com/storage/docs/pubsub-notifications,
+    "Notification format" and "Attributes"; the configuration resource:
+    https://cloud.google.com/storage/docs/json_api/v1/notifications):
+
+    - **data**: the object's JSON API resource, as ``objects.get`` returns it (here: exactly what the
+      emulator's own ``objects.get`` answers, ``generation`` and ``size`` as strings);
+    - **attributes**: ``notificationConfig`` (``projects/_/buckets/<bucket>/notificationConfigs/<id>``),
+      ``eventType`` (``OBJECT_FINALIZE``), ``payloadFormat`` (``JSON_API_V1``), ``bucketId``,
+      ``objectId``, ``objectGeneration``, ``eventTime`` (RFC 3339: the object's ``updated``, the
+      moment it was finalized), and ``overwroteGeneration`` only when the write replaced a live
+      object (its generation). With a finalize-only configuration, Cloud Storage sends nothing for
+      the replaced object itself (that is ``OBJECT_DELETE`` / ``OBJECT_ARCHIVE``, with
+      ``overwrittenByGeneration``), so neither is sent here.
+
+    Every write that creates a generation is a finalize, as in Cloud Storage: simple, multipart and
+    resumable uploads (the last chunk), copies, rewrites, composes and restores. The object name
+    must start with ``prefix`` (a plain string prefix, as ``object_name_prefix``: sub-folders and
+    folder placeholders under it match too). The message is published in the request's thread,
+    before the response goes out, so a client that has its upload's answer can already pull the
+    message (Cloud Storage publishes shortly after; a subscriber must not rely on the order). A
+    failed publish is logged and the write stands, as a lost notification would leave it.
+
+    Why not ``fake-gcs-server`` (``-event.pubsub-topic``), which emits notifications itself: it
+    would replace the emulator whose patches (generations, preconditions, any object name) the
+    whole suite relies on, and its messages are not quite Cloud Storage's: no
+    ``notificationConfig`` attribute, ``generation`` a JSON number instead of a string, and a
+    reduced object resource (fsouza/fake-gcs-server ``internal/notification/event.go``).
+
+    ``publisher`` is a ``google.cloud.pubsub_v1.PublisherClient`` (on the emulator:
+    ``local_stack.pubsub_emulator.emulator_clients``); ``topic`` its full path
+    (``projects/<project>/topics/<topic>``).
+    """
+
+    topic: str
+    publisher: Any
+    prefix: str = ""
+    config_id: str = "1"
+    publish_timeout: float = 30
+
+    def message(self, resource: dict[str, Any], overwrote: int | None) -> tuple[bytes, dict[str, str]]:
+        """The ``(data, attributes)`` of the notification for the object ``resource`` just written."""
+        bucket = resource["bucket"]
+        attributes = {
+            "notificationConfig": f"projects/_/buckets/{bucket}/notificationConfigs/{self.config_id}",
+            "eventType": "OBJECT_FINALIZE",
+            "payloadFormat": "JSON_API_V1",
+            "bucketId": str(resource["bucket"]),
+            "objectId": str(resource["name"]),
+            "objectGeneration": str(resource["generation"]),
+            "eventTime": str(resource["updated"]),
+        }
+        if overwrote is not None:
+            attributes["overwroteGeneration"] = str(overwrote)
+        return json.dumps(resource).encode("utf-8"), attributes
+
+    def object_finalized(self, resource: dict[str, Any], overwrote: int | None) -> None:
+        """Publish the notification of ``resource`` if its name is under :attr:`prefix`."""
+        if not str(resource["name"]).startswith(self.prefix):
+            return
+        data, attributes = self.message(resource, overwrote)
+        try:
+            self.publisher.publish(self.topic, data, **attributes).result(timeout=self.publish_timeout)
+        except Exception as error:  # the write stands, as in Cloud Storage; say what was lost
+            log.warning(
+                "GCS emulator: OBJECT_FINALIZE of gs://%s/%s (generation %s) not published to %s: %r",
+                resource["bucket"],
+                resource["name"],
+                resource["generation"],
+                self.topic,
+                error,
+            )
+
+
+class GcsEmulator:
+    """The emulator serving one bucket on ``host``:``port`` from memory or from ``data_dir``.
+
+    ``notifications``: publish Cloud Storage's ``OBJECT_FINALIZE`` notifications (off by default).
+    """
+
+    def __init__(
+        self,
+        port: int,
+        bucket: str,
+        data_dir: Path | None = None,
+        host: str = "127.0.0.1",
+        notifications: FinalizeNotifications | None = None,
+    ) -> None:
         self.port = port
         self.url = f"http://{host}:{port}"
         self._server = emulator_server.create_server(
@@ -292,6 +400,7 @@ class GcsEmulator:
             default_bucket=bucket,
             data_dir=str(data_dir) if data_dir else None,
         )
+        setattr(self._server._storage, _NOTIFICATIONS, notifications)
 
     def start(self) -> GcsEmulator:
         self._server.start()
@@ -315,8 +424,22 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9023)
     parser.add_argument("--bucket", default="tracking_orders")
     parser.add_argument("--data-dir", type=Path, default=None, help="persist objects here (default: memory)")
+    parser.add_argument(
+        "--notify-topic",
+        help="publish OBJECT_FINALIZE notifications to this topic (projects/P/topics/T) on the Pub/Sub "
+        "emulator at $PUBSUB_EMULATOR_HOST",
+    )
+    parser.add_argument("--notify-prefix", default="", help="only for object names starting with this")
     args = parser.parse_args()
-    with GcsEmulator(args.port, args.bucket, args.data_dir, args.host) as emulator:
+    notifications = None
+    if args.notify_topic:
+        if not os.environ.get("PUBSUB_EMULATOR_HOST"):
+            parser.error("--notify-topic needs PUBSUB_EMULATOR_HOST (the Pub/Sub emulator's host:port)")
+        from local_stack.pubsub_emulator import emulator_clients
+
+        publisher, _ = emulator_clients(os.environ["PUBSUB_EMULATOR_HOST"])
+        notifications = FinalizeNotifications(args.notify_topic, publisher, args.notify_prefix)
+    with GcsEmulator(args.port, args.bucket, args.data_dir, args.host, notifications) as emulator:
         print(f"GCS emulator on {emulator.url}, bucket {args.bucket}", flush=True)
         while True:
             time.sleep(3600)
@@ -324,8 +447,6 @@ def main() -> None:
 
 def emulator_client(url: str) -> Any:
     """A ``google-cloud-storage`` client talking to the emulator at ``url`` anonymously."""
-    import os
-
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 

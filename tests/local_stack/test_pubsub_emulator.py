@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -14,15 +13,14 @@ import pytest
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 
 from local_stack.pubsub_emulator import PACKAGE, EmulatorMissingError, PubSubEmulator
+from tests.local_stack.conftest import PUBSUB_GROUP
 
-pytestmark = pytest.mark.xdist_group("pubsub_emulator")  # module fixture: one worker
+pytestmark = pytest.mark.xdist_group(PUBSUB_GROUP)  # the session's emulator: one worker
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[PubSubEmulator]:
-    with PubSubEmulator() as started:
-        print(f"Pub/Sub emulator answered {started.start_seconds:.1f} s after launch")
-        yield started
+@pytest.fixture
+def emulator(pubsub_emulator: PubSubEmulator) -> PubSubEmulator:
+    return pubsub_emulator
 
 
 def _connects(host: str) -> bool:
