@@ -56,6 +56,10 @@ deploy-databricks: venv  ## build the spark_tasks wheel and upload it to the DAG
 deploy-composer: venv  ## copy dags/ and the plugins/ packages to Composer (ARGS="--bucket B --dry-run" or "--environment E --location R")
 	$(PY) -m deploy.composer $(ARGS)
 
+.PHONY: deploy-pubsub
+deploy-pubsub: venv  ## topic, bucket OBJECT_FINALIZE notification and Airflow subscription of the event-driven start, and their IAM (ARGS="--project P --dry-run")
+	$(PY) -m deploy.pubsub_notifications $(ARGS)
+
 constraints: venv  ## re-freeze the tested set after changing a pin
 	{ echo "# The tested set: install with  pip install -r requirements.txt -r requirements-dev.txt -c constraints.txt"; \
 	  echo "# Regenerate with  make constraints  after changing a pin."; \

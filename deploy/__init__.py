@@ -3,10 +3,13 @@
 - ``python -m deploy.databricks``: build the Spark jobs' wheel and upload it to the Unity Catalog
   volume path the DAG's ``libraries: [{"whl": wheel_uri}]`` names;
 - ``python -m deploy.composer``: copy ``dags/`` and the ``plugins/`` packages into the Composer
-  environment's bucket (and delete plugin modules the repo no longer has).
+  environment's bucket (and delete plugin modules the repo no longer has);
+- ``python -m deploy.pubsub_notifications``: the Pub/Sub topic, the bucket's ``OBJECT_FINALIZE``
+  notification for the staging prefix and the Airflow subscription of the event-driven start (with
+  ``gcloud``), and the IAM bindings they need.
 
-Both take ``--dry-run``: each action is printed as one line (``upload SRC -> DEST (N bytes)``,
-``delete DEST (N bytes)``, ...) and nothing is changed. Production tooling: it never imports
+Each takes ``--dry-run``: each action is printed as one line (``upload SRC -> DEST (N bytes)``,
+``delete DEST (N bytes)``, ``run gcloud ...``) and nothing is changed. Production tooling: it never imports
 ``local_stack`` or ``bench``.
 """
 
