@@ -11,6 +11,9 @@ their data interval. Configuration comes from ``ORDER_TRACKING_*`` environment v
 ``order_tracking.config``), read once when this file is parsed and handed to the tasks as an
 argument; credentials come from the Airflow connections it names. Parsing this file does no I/O.
 
+Runs on Airflow 2.11 and 3.1+: what differs between them (import paths, the run deadline: a
+Deadline Alert on 3.1+, an SLA on 2.11) comes from ``order_tracking.compat``.
+
 Values travel between tasks as XComArgs: the Spark steps' payloads take the batch's manifest URI
 (``batch["manifest_uri"]``) and the run's cluster (``start_cluster``'s output), which the operator
 resolves when it renders its templated ``json`` field.
@@ -22,11 +25,11 @@ from datetime import timedelta
 
 import pendulum
 from airflow.providers.google.cloud.sensors.gcs import GCSObjectExistenceSensor
-from airflow.sdk import DAG, chain, literal
 
-from order_tracking.alerts import deadline_alerts, failure_notifiers
+from order_tracking.alerts import failure_notifiers, run_deadline_for
 from order_tracking.batch import direct_children_glob
 from order_tracking.cluster import start_cluster, stop_cluster
+from order_tracking.compat import DAG, chain, literal
 from order_tracking.config import PipelineConfig
 from order_tracking.databricks_jobs import MERGE, STAGE_LOAD, submit_run_payload
 from order_tracking.databricks_submit import IdempotentSubmitRunOperator
@@ -48,6 +51,7 @@ config = PipelineConfig.from_env()
 # What the tasks get as their pipeline_config: the configuration read now, JSON-able, and never
 # rendered as a Jinja template (a cluster spec may hold Databricks' own {{secrets/<scope>/<key>}}).
 settings = literal(config.to_dict())
+deadline = run_deadline_for(config, DAG_ID)  # a Deadline Alert (Airflow 3.1+) or task SLAs (2.11)
 
 with DAG(
     dag_id=DAG_ID,
@@ -58,7 +62,7 @@ with DAG(
     max_active_runs=1,  # merges into the target never race
     tags=["order-tracking", "delta", "databricks", "gcs"],
     params=dag_params(),
-    deadline=deadline_alerts(config, DAG_ID),
+    **deadline.dag_kwargs,
     default_args={
         "owner": "data-engineering",
         "retries": config.task_retries,
@@ -67,6 +71,7 @@ with DAG(
         "max_retry_delay": timedelta(minutes=10),
         "execution_timeout": timedelta(hours=1),
         "on_failure_callback": failure_notifiers(config),
+        **deadline.default_args,
     },
     doc_md=__doc__,
 ) as dag:

@@ -6,9 +6,14 @@ with ``SlackWebhookNotifier`` over ``ORDER_TRACKING_SLACK_CONN_ID``; either is o
 setting is empty. Subjects start with ``[order-tracking]`` and name the run, so a mail filter and a
 human can both tell alerts apart.
 
-The deadline callback runs in the triggerer, which imports it from this package (the plugins
-folder is on its path; the dags folder is not). Its context holds only the DAG run and the
-deadline: no task instance, no params.
+The run deadline has one form per Airflow line (``order_tracking.compat.run_deadline``), and both
+end in :func:`send_alert` with the same subject, ``[order-tracking] DEADLINE MISSED <dag> run <run>``:
+
+- Airflow 3.1+: a Deadline Alert whose callback, :func:`deadline_missed`, runs in the triggerer,
+  which imports it from this package (the plugins folder is on its path; the dags folder is not).
+  Its context holds only the DAG run and the deadline: no task instance, no params.
+- Airflow 2.11: task SLAs whose ``sla_miss_callback``, :func:`sla_missed`, the DAG processor calls
+  with the missed SLAs and the task instances still blocking them.
 """
 
 from __future__ import annotations
@@ -20,9 +25,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from airflow.sdk.definitions.callback import AsyncCallback
-from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
-
+from order_tracking.compat import RunDeadline, run_deadline
 from order_tracking.config import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -126,27 +129,62 @@ async def deadline_missed(
     )
 
 
-def deadline_alerts(config: PipelineConfig, dag_id: str) -> list[DeadlineAlert]:
-    """One deadline per run, counted from when the run was queued (every run type has that time).
+def sla_missed(
+    dag: Any,
+    task_list: Any = None,
+    blocking_task_list: Any = None,
+    slas: Sequence[Any] = (),
+    blocking_tis: Sequence[Any] = (),
+    *,
+    deadline_seconds: int,
+    emails: Sequence[str],
+    smtp_conn_id: str,
+    slack_conn_id: str,
+) -> int:
+    """Airflow 2's ``sla_miss_callback`` (runs in the DAG processor): runs past their deadline.
 
-    ``run_deadline_seconds`` <= 0 turns deadlines off: ``airflow dags test`` cannot run a DAG that
-    has one (deadlines need the scheduler and triggerer anyway).
+    Airflow calls it with ``(dag, task_list, blocking_task_list, slas, blocking_tis)``: the missed
+    SLAs (``SlaMiss`` rows: task id and logical date) and the task instances still not done. It
+    sends one alert for all of them, through the same notifiers as the Airflow 3 deadline.
+    """
+    dag_id = str(getattr(dag, "dag_id", "?"))
+    run_ids = sorted({str(ti.run_id) for ti in blocking_tis or () if getattr(ti, "run_id", None)})
+    logical = sorted({str(getattr(sla, "execution_date", "?")) for sla in slas or ()})
+    tasks = sorted({str(getattr(sla, "task_id", "?")) for sla in slas or ()})
+    body = (
+        f"Run(s) {', '.join(run_ids) or '?'} of {dag_id} (logical date(s) {', '.join(logical) or '?'}) "
+        f"are not finished {timedelta(seconds=deadline_seconds)} after their data interval ended (SLA); "
+        f"tasks past it: {', '.join(tasks) or '?'}. The target table is not fresh. What to do: see the "
+        "README's section 'What each alert means', DEADLINE MISSED."
+    )
+    return send_alert(
+        deadline_subject(dag_id, ", ".join(run_ids) or ", ".join(logical) or "?"),
+        body,
+        emails=emails,
+        smtp_conn_id=smtp_conn_id,
+        slack_conn_id=slack_conn_id,
+    )
+
+
+def run_deadline_for(config: PipelineConfig, dag_id: str) -> RunDeadline:
+    """The run deadline in this Airflow line's form (``compat.run_deadline``); off when
+    ``run_deadline_seconds`` <= 0 (``airflow dags test`` cannot run a DAG that has a Deadline Alert;
+    deadlines need the scheduler and triggerer anyway).
+
+    Airflow 3.1+: counted from when the run was queued (every run type has that time). Airflow 2.11:
+    from the end of the run's data interval, scheduled runs only (that is what SLAs measure).
     """
     if config.run_deadline_seconds <= 0:
-        return []
-    return [
-        DeadlineAlert(
-            reference=DeadlineReference.DAGRUN_QUEUED_AT,
-            interval=timedelta(seconds=config.run_deadline_seconds),
-            callback=AsyncCallback(
-                deadline_missed,
-                kwargs={
-                    "dag_id": dag_id,
-                    "deadline_seconds": config.run_deadline_seconds,
-                    "emails": config.alert_recipients,
-                    "smtp_conn_id": config.smtp_conn_id,
-                    "slack_conn_id": config.slack_conn_id,
-                },
-            ),
-        )
-    ]
+        return run_deadline(None, deadline_callback=deadline_missed, callback_kwargs={}, sla_miss_callback=[])
+    channels: dict[str, Any] = {
+        "deadline_seconds": config.run_deadline_seconds,
+        "emails": config.alert_recipients,
+        "smtp_conn_id": config.smtp_conn_id,
+        "slack_conn_id": config.slack_conn_id,
+    }
+    return run_deadline(
+        timedelta(seconds=config.run_deadline_seconds),
+        deadline_callback=deadline_missed,
+        callback_kwargs={"dag_id": dag_id, **channels},
+        sla_miss_callback=partial(sla_missed, **channels),
+    )

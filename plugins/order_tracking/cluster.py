@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow.providers.databricks.hooks.databricks import DatabricksHook
-from airflow.sdk import setup, teardown
 
+from order_tracking.compat import setup, teardown
 from order_tracking.config import PipelineConfig
 from order_tracking.databricks_jobs import create_cluster_payload, needs_single_user
 from order_tracking.idempotency import step_token

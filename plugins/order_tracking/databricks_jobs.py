@@ -6,9 +6,8 @@ import json
 import re
 from typing import Any
 
-from airflow.sdk import XComArg
-
 from order_tracking.batch import MANIFEST_NAME, MAX_BATCH_ID_LENGTH, batch_dir
+from order_tracking.compat import XComArg
 from order_tracking.config import PipelineConfig
 
 WHEEL_PACKAGE = "order-tracking-spark-tasks"

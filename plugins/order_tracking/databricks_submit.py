@@ -25,8 +25,8 @@ from typing import Any, NoReturn
 from airflow.providers.common.compat.sdk import AirflowException
 from airflow.providers.databricks.hooks.databricks import DatabricksHook
 from airflow.providers.databricks.operators.databricks import XCOM_RUN_ID_KEY, DatabricksSubmitRunOperator
-from airflow.sdk.exceptions import TaskDeferralTimeout
 
+from order_tracking.compat import TaskDeferralTimeout
 from order_tracking.idempotency import step_token
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from order_tracking.compat import BaseOperator
 
 
 class MoveObjectGenerationsOperator(BaseOperator):

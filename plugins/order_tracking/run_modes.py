@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Param
-
 from batch_documents import RunMode
+from order_tracking.compat import Param
 
 BACKFILL_RUN_TYPE = "backfill"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

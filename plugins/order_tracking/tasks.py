@@ -20,8 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.google.cloud.hooks.gcs import GCSHook
-from airflow.sdk import TriggerRule, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from google.api_core.exceptions import PreconditionFailed
 
 from batch_documents import Manifest, MergeResult, Outcome, RunMode, StageResult
@@ -41,6 +39,7 @@ from order_tracking.batch import (
     select_batch,
 )
 from order_tracking.claims import claim_objects, release_originals
+from order_tracking.compat import AirflowFailException, AirflowSkipException, TriggerRule, task
 from order_tracking.config import PipelineConfig
 from order_tracking.run_modes import RunRequest, RunRequestError, resolve_run_request
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 
-from order_tracking.alerts import deadline_alerts, deadline_missed, failure_notifiers, send_alert
+from order_tracking.alerts import deadline_missed, failure_notifiers, run_deadline_for, send_alert, sla_missed
+from order_tracking.compat import RunDeadline
 from order_tracking.config import PipelineConfig
 from tests.live.receivers import SlackInbox, SmtpInbox
+
+pytestmark = pytest.mark.xdist_group("alerts")  # module fixture: one worker
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +58,36 @@ def test_the_deadline_callback_mails_and_posts_the_run(inboxes: tuple[SmtpInbox,
 
 
 @pytest.mark.usefixtures("connections")
+def test_the_sla_miss_callback_mails_and_posts_the_runs(inboxes: tuple[SmtpInbox, SlackInbox]) -> None:
+    """Airflow 2's ``sla_miss_callback``, called as the DAG processor calls it (positional
+    ``dag, task_list, blocking_task_list, slas, blocking_tis``): the same subject and channels as the
+    Airflow 3 deadline. The rows are stand-ins with the fields the callback reads (``SlaMiss`` and
+    ``TaskInstance`` exist on Airflow 2 only; the 2.11 lane's live test sends real ones)."""
+    smtp, slack = inboxes
+    dag = SimpleNamespace(dag_id="order_tracking_incremental_load")
+    slas = [SimpleNamespace(task_id="merge", execution_date="2026-11-26T09:00:00+00:00")]
+    blocking = [SimpleNamespace(run_id="scheduled__sla_unit", task_id="merge")]
+    sent = sla_missed(
+        dag,
+        "merge",
+        "merge",
+        slas,
+        blocking,
+        deadline_seconds=7200,
+        emails=["oncall@example.test"],
+        smtp_conn_id="smtp_default",
+        slack_conn_id="slack_default",
+    )
+    assert sent == 2
+    mail = smtp.wait_for_mail(lambda m: "scheduled__sla_unit" in m.subject, timeout=30)
+    expected = "[order-tracking] DEADLINE MISSED order_tracking_incremental_load run scheduled__sla_unit"
+    assert mail.subject == expected
+    assert "2:00:00" in mail.body
+    assert "merge" in mail.body
+    slack.wait_for_post(lambda p: "scheduled__sla_unit" in p.text, timeout=30)
+
+
+@pytest.mark.usefixtures("connections")
 def test_a_failed_delivery_raises_instead_of_vanishing(monkeypatch: pytest.MonkeyPatch) -> None:
     unreachable = {
         "conn_type": "smtp",
@@ -82,4 +116,5 @@ def test_channels_follow_the_configuration() -> None:
     kinds = sorted(type(n).__name__ for n in failure_notifiers(both))
     assert kinds == ["SlackWebhookNotifier", "SmtpNotifier"]
     assert both.alert_recipients == ["a@example.test", "b@example.test"]
-    assert deadline_alerts(PipelineConfig.from_env({"ORDER_TRACKING_RUN_DEADLINE_SECONDS": "0"}), "d") == []
+    off_deadline = PipelineConfig.from_env({"ORDER_TRACKING_RUN_DEADLINE_SECONDS": "0"})
+    assert run_deadline_for(off_deadline, "d") == RunDeadline()

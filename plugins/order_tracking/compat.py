@@ -1,0 +1,141 @@
+"""What differs between the Airflow lines the pipeline runs on: 2.11 and 3.1+ (Cloud Composer's images).
+
+This module is the only one that knows the Airflow version. The DAG file and the rest of
+``order_tracking`` import from it whatever moved or changed between the lines; everything else
+(the providers' operators, sensor, hooks and notifiers) has the same import path and behaviour on
+both. Each rule names its source.
+
+- **Import paths.** Airflow 3 moved the DAG-authoring names (``DAG``, ``task``, ``setup``,
+  ``teardown``, ``Param``, ``TriggerRule``, ``BaseOperator``, ``XComArg``, ``chain``, ``literal``,
+  the task exceptions) to the Task SDK, ``airflow.sdk`` (Airflow 3.0 release notes, "Task SDK" /
+  AIP-72; docs: "Public Interface of Airflow", ``airflow.sdk`` namespace). Airflow 2.11 has them
+  under ``airflow.models``, ``airflow.decorators``, ``airflow.utils`` and ``airflow.exceptions``.
+- **The run deadline.** Airflow 3.0 removed SLAs (release notes: "SLAs have been removed",
+  AIP-57 ... replaced by Deadline Alerts); Airflow 3.1 added Deadline Alerts, DAG-level only,
+  experimental ("Deadline Alerts are new in Airflow 3.1", docs ``howto/deadline-alerts``), whose
+  callbacks run in the triggerer. Airflow 2 has task SLAs (``sla=`` on the task, counted from the
+  end of the run's data interval, scheduled runs only) and one DAG-level ``sla_miss_callback``
+  called by the DAG processor with ``(dag, task_list, blocking_task_list, slas, blocking_tis)``
+  (docs 2.11 "Tasks", "SLAs"; ``example_sla_dag``). :func:`run_deadline` gives each line its own,
+  both ending in the same notifiers (``order_tracking.alerts.send_alert``).
+- **Deferral timeouts.** On both lines a trigger timeout resumes the task through ``__fail__`` and
+  raises ``TaskDeferralTimeout`` (Airflow 3: ``airflow.sdk.exceptions``; 2.11:
+  ``airflow.exceptions``), which the sensor's ``soft_fail`` turns into a skip.
+- **The trigger form** is the DAG's ``Param``s on both lines (docs "Params"; Airflow 2 renders them
+  in "Trigger DAG w/ config", Airflow 3 in the "Trigger Dag" dialog). Mapped tasks
+  (``partial().expand_kwargs()``, Airflow 2.4+), setup/teardown (2.7+), deferrable operators and
+  task-level notifier lists (2.6+) are the same API on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import airflow
+
+# Major and minor of Airflow's own version string ("2.11.1+composer", "3.3.2", "3.4.0.dev0").
+_MAJOR, _MINOR = (int(part) for part in airflow.__version__.split(".")[:2])
+AIRFLOW_VERSION = (_MAJOR, _MINOR)
+AIRFLOW_3 = AIRFLOW_VERSION >= (3, 0)
+# Deadline Alerts exist from Airflow 3.1 (docs howto/deadline-alerts: "new in Airflow 3.1").
+HAS_DEADLINE_ALERTS = AIRFLOW_VERSION >= (3, 1)
+# The Airflow lines this package is tested on (README, "Support"): older lines are refused at parse.
+OLDEST_SUPPORTED = (2, 11)
+if AIRFLOW_VERSION < OLDEST_SUPPORTED or (AIRFLOW_3 and not HAS_DEADLINE_ALERTS):
+    raise ImportError(
+        f"order_tracking supports Airflow 2.11 and 3.1 or newer, not Airflow {airflow.__version__}"
+    )
+
+if TYPE_CHECKING or AIRFLOW_3:
+    from airflow.sdk import (
+        DAG,
+        BaseOperator,
+        Param,
+        TriggerRule,
+        XComArg,
+        chain,
+        literal,
+        setup,
+        task,
+        teardown,
+    )
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, TaskDeferralTimeout
+else:  # Airflow 2.11
+    from airflow.decorators import setup, task, teardown
+    from airflow.exceptions import AirflowFailException, AirflowSkipException, TaskDeferralTimeout
+    from airflow.models.baseoperator import BaseOperator, chain
+    from airflow.models.dag import DAG
+    from airflow.models.param import Param
+    from airflow.models.xcom_arg import XComArg
+    from airflow.utils.template import literal
+    from airflow.utils.trigger_rule import TriggerRule
+
+__all__ = [
+    "AIRFLOW_3",
+    "AIRFLOW_VERSION",
+    "DAG",
+    "HAS_DEADLINE_ALERTS",
+    "AirflowFailException",
+    "AirflowSkipException",
+    "BaseOperator",
+    "Param",
+    "RunDeadline",
+    "TaskDeferralTimeout",
+    "TriggerRule",
+    "XComArg",
+    "chain",
+    "literal",
+    "run_deadline",
+    "setup",
+    "task",
+    "teardown",
+]
+
+
+@dataclass(frozen=True)
+class RunDeadline:
+    """How a run that is not finished in time raises its alert, as arguments for this Airflow line.
+
+    ``dag_kwargs`` go to ``DAG(...)``, ``default_args`` into the DAG's ``default_args``; both are
+    empty when deadlines are off.
+    """
+
+    dag_kwargs: dict[str, Any] = field(default_factory=dict)
+    default_args: dict[str, Any] = field(default_factory=dict)
+
+
+def run_deadline(
+    interval: timedelta | None,
+    *,
+    deadline_callback: Callable[..., Any],
+    callback_kwargs: Mapping[str, Any],
+    sla_miss_callback: Callable[..., Any] | Sequence[Callable[..., Any]],
+) -> RunDeadline:
+    """The run deadline on this Airflow line; ``interval`` None turns it off.
+
+    - Airflow 3.1+: one ``DeadlineAlert`` counted from when the run was queued
+      (``DeadlineReference.DAGRUN_QUEUED_AT``, which every run type has) whose ``AsyncCallback``
+      awaits ``deadline_callback(**callback_kwargs)`` in the triggerer. The callback must live in
+      an importable module (the plugins folder), not in the DAG file (docs howto/deadline-alerts,
+      "Using Custom Callbacks": the triggerer imports it by path).
+    - Airflow 2.11: ``sla=interval`` on every task (default_args) and ``sla_miss_callback`` on the
+      DAG. The DAG processor checks SLAs (``[core] check_slas``, on by default) from the end of each
+      scheduled run's data interval; manually triggered runs are not checked (docs 2.11 "Tasks",
+      section "SLAs"; ``DagFileProcessor.manage_slas``).
+    """
+    if interval is None:
+        return RunDeadline()
+    if HAS_DEADLINE_ALERTS:
+        from airflow.sdk.definitions.callback import AsyncCallback
+        from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+
+        alert = DeadlineAlert(
+            reference=DeadlineReference.DAGRUN_QUEUED_AT,
+            interval=interval,
+            callback=AsyncCallback(deadline_callback, kwargs=dict(callback_kwargs)),
+        )
+        return RunDeadline(dag_kwargs={"deadline": [alert]})
+    return RunDeadline(dag_kwargs={"sla_miss_callback": sla_miss_callback}, default_args={"sla": interval})
