@@ -67,3 +67,30 @@ constraints: venv  ## re-freeze the tested set after changing a pin
 
 clean:  ## forget local state (tables, Airflow DB, emulator data); keeps the venv and jar cache
 	rm -rf .local
+
+# Lanes: the other Airflow lines Cloud Composer offers (README, "Support"), each in a venv of its own
+# (.venv-<lane>) installed from its frozen lock, lanes/<lane>/constraints.txt. A lane runs the DAG
+# integrity and policy tests and the alert delivery tests on real Airflow of that line.
+.PHONY: lanes
+LANES = airflow-2.11 airflow-3.1 airflow-3.2
+LANE_TESTS = tests/dags tests/plugins/test_alerts.py
+
+.venv-%/.installed-stamp: lanes/%/requirements.in lanes/%/constraints.txt lanes/test-tools.in
+	test -x .venv-$*/bin/python || $(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --upgrade "pip==25.3"
+	.venv-$*/bin/python -m pip install --quiet -r lanes/$*/requirements.in -r lanes/test-tools.in -c lanes/$*/constraints.txt
+	touch $@
+
+lane-%: .venv-%/.installed-stamp  ## one lane's tests, e.g. make lane-airflow-2.11
+	SPARK_LOCAL_IP=127.0.0.1 .venv-$*/bin/python -m pytest $(LANE_TESTS)
+
+lanes: $(addprefix lane-,$(LANES))  ## every lane's tests
+
+lane-freeze-%:  ## re-resolve a lane from its requirements.in and freeze its lock, e.g. make lane-freeze-airflow-2.11
+	test -x .venv-$*/bin/python || $(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --upgrade "pip==25.3"
+	.venv-$*/bin/python -m pip install --quiet -r lanes/$*/requirements.in -r lanes/test-tools.in
+	{ echo "# The $* lane's tested set: pip install -r lanes/$*/requirements.in -r lanes/test-tools.in -c lanes/$*/constraints.txt"; \
+	  echo "# Regenerate with  make lane-freeze-$*  after changing a pin."; \
+	  .venv-$*/bin/python -m pip freeze; } > lanes/$*/constraints.txt
+	touch .venv-$*/.installed-stamp

@@ -117,6 +117,7 @@ with DAG(
         task_id="move_objects",
         bucket=config.bucket,
         gcp_conn_id=config.gcp_conn_id,
+        **deadline.mapped_task_kwargs,  # Airflow 2.11: no SLA on a mapped task
     ).expand_kwargs(moves)
 
     source >> [wait_for_objects, batch]

@@ -25,7 +25,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from order_tracking.compat import RunDeadline, run_deadline
+from order_tracking.compat import RunDeadline, notifier_context, run_deadline
 from order_tracking.config import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def send_alert(
     Unlike a notifier used as a callback, errors are raised, not logged and dropped: an alert that
     could not be sent must show up as a failed callback or task.
     """
-    sent, context = 0, context or {}
+    sent, context = 0, notifier_context(context)
     if emails:
         from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
@@ -163,6 +163,7 @@ def sla_missed(
         emails=emails,
         smtp_conn_id=smtp_conn_id,
         slack_conn_id=slack_conn_id,
+        context={"dag": dag},
     )
 
 

@@ -18,9 +18,15 @@ both. Each rule names its source.
   called by the DAG processor with ``(dag, task_list, blocking_task_list, slas, blocking_tis)``
   (docs 2.11 "Tasks", "SLAs"; ``example_sla_dag``). :func:`run_deadline` gives each line its own,
   both ending in the same notifiers (``order_tracking.alerts.send_alert``).
-- **Deferral timeouts.** On both lines a trigger timeout resumes the task through ``__fail__`` and
-  raises ``TaskDeferralTimeout`` (Airflow 3: ``airflow.sdk.exceptions``; 2.11:
-  ``airflow.exceptions``), which the sensor's ``soft_fail`` turns into a skip.
+- **Deferral timeouts.** A deferral that times out resumes the task through ``__fail__``. Airflow 3
+  (the triggerer) sends ``TriggerFailureReason.TRIGGER_TIMEOUT`` and ``resume_execution`` raises
+  ``TaskDeferralTimeout`` (``airflow.sdk.bases.operator``); Airflow 2.11 (the scheduler's
+  ``check_trigger_timeouts``) sends ``"Trigger/execution timeout"`` and ``resume_execution`` raises
+  ``TaskDeferralError`` with that text, and its deferral is bounded by ``execution_timeout`` too
+  (``TaskInstance.defer_task``). :func:`is_deferral_timeout` tells the two apart from a trigger
+  error. On both lines ``BaseSensorOperator.resume_execution`` turns either into a skip when the
+  sensor has ``soft_fail`` (Airflow 2.11: ``except (AirflowException, TaskDeferralError)``), so
+  the soft-fail skip of the sensor needs nothing here.
 - **The trigger form** is the DAG's ``Param``s on both lines (docs "Params"; Airflow 2 renders them
   in "Trigger DAG w/ config", Airflow 3 in the "Trigger Dag" dialog). Mapped tasks
   (``partial().expand_kwargs()``, Airflow 2.4+), setup/teardown (2.7+), deferrable operators and
@@ -62,10 +68,14 @@ if TYPE_CHECKING or AIRFLOW_3:
         task,
         teardown,
     )
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, TaskDeferralTimeout
+
+    try:  # Airflow 3.2+: the task exceptions moved to the Task SDK (3.3's airflow.exceptions re-exports them)
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+    except ImportError:  # Airflow 3.1: still in airflow.exceptions
+        from airflow.exceptions import AirflowFailException, AirflowSkipException  # type: ignore[no-redef]
 else:  # Airflow 2.11
     from airflow.decorators import setup, task, teardown
-    from airflow.exceptions import AirflowFailException, AirflowSkipException, TaskDeferralTimeout
+    from airflow.exceptions import AirflowFailException, AirflowSkipException
     from airflow.models.baseoperator import BaseOperator, chain
     from airflow.models.dag import DAG
     from airflow.models.param import Param
@@ -78,16 +88,18 @@ __all__ = [
     "AIRFLOW_VERSION",
     "DAG",
     "HAS_DEADLINE_ALERTS",
+    "TRIGGER_TIMEOUT",
     "AirflowFailException",
     "AirflowSkipException",
     "BaseOperator",
     "Param",
     "RunDeadline",
-    "TaskDeferralTimeout",
     "TriggerRule",
     "XComArg",
     "chain",
+    "is_deferral_timeout",
     "literal",
+    "notifier_context",
     "run_deadline",
     "setup",
     "task",
@@ -95,16 +107,42 @@ __all__ = [
 ]
 
 
+if AIRFLOW_3:
+    from airflow.sdk.bases.operator import TriggerFailureReason
+
+    # What a deferral's timeout sends as the ``error`` of its ``__fail__`` resumption.
+    TRIGGER_TIMEOUT: str = TriggerFailureReason.TRIGGER_TIMEOUT
+else:  # Airflow 2.11: airflow.jobs.scheduler_job_runner.SchedulerJobRunner.check_trigger_timeouts
+    TRIGGER_TIMEOUT = "Trigger/execution timeout"
+
+
+def is_deferral_timeout(error: BaseException) -> bool:
+    """Whether ``error``, raised by ``resume_execution``, means the task's deferral timed out (not
+    that its trigger failed)."""
+    if AIRFLOW_3:
+        try:  # Airflow 3.2+
+            from airflow.sdk.exceptions import TaskDeferralTimeout
+        except ImportError:  # Airflow 3.1
+            from airflow.exceptions import TaskDeferralTimeout  # type: ignore[no-redef]
+
+        return isinstance(error, TaskDeferralTimeout)
+    from airflow.exceptions import TaskDeferralError
+
+    return isinstance(error, TaskDeferralError) and str(error) == TRIGGER_TIMEOUT
+
+
 @dataclass(frozen=True)
 class RunDeadline:
     """How a run that is not finished in time raises its alert, as arguments for this Airflow line.
 
-    ``dag_kwargs`` go to ``DAG(...)``, ``default_args`` into the DAG's ``default_args``; both are
-    empty when deadlines are off.
+    ``dag_kwargs`` go to ``DAG(...)``, ``default_args`` into the DAG's ``default_args`` and
+    ``mapped_task_kwargs`` into each mapped task's ``partial(...)``; all are empty when deadlines
+    are off.
     """
 
     dag_kwargs: dict[str, Any] = field(default_factory=dict)
     default_args: dict[str, Any] = field(default_factory=dict)
+    mapped_task_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 def run_deadline(
@@ -124,13 +162,19 @@ def run_deadline(
     - Airflow 2.11: ``sla=interval`` on every task (default_args) and ``sla_miss_callback`` on the
       DAG. The DAG processor checks SLAs (``[core] check_slas``, on by default) from the end of each
       scheduled run's data interval; manually triggered runs are not checked (docs 2.11 "Tasks",
-      section "SLAs"; ``DagFileProcessor.manage_slas``).
+      section "SLAs"; ``DagFileProcessor.manage_slas``). Mapped tasks cannot have one
+      (``MappedOperator.__attrs_post_init__``: "SLAs are unsupported with mapped tasks"), so they
+      get ``sla=None``.
     """
     if interval is None:
         return RunDeadline()
     if HAS_DEADLINE_ALERTS:
-        from airflow.sdk.definitions.callback import AsyncCallback
         from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+
+        try:  # Airflow 3.2+
+            from airflow.sdk.definitions.callback import AsyncCallback
+        except ImportError:  # Airflow 3.1 (docs 3.1 howto/deadline-alerts import it from .deadline)
+            from airflow.sdk.definitions.deadline import AsyncCallback
 
         alert = DeadlineAlert(
             reference=DeadlineReference.DAGRUN_QUEUED_AT,
@@ -138,4 +182,18 @@ def run_deadline(
             callback=AsyncCallback(deadline_callback, kwargs=dict(callback_kwargs)),
         )
         return RunDeadline(dag_kwargs={"deadline": [alert]})
-    return RunDeadline(dag_kwargs={"sla_miss_callback": sla_miss_callback}, default_args={"sla": interval})
+    return RunDeadline(
+        dag_kwargs={"sla_miss_callback": sla_miss_callback},
+        default_args={"sla": interval},
+        mapped_task_kwargs={"sla": None},
+    )
+
+
+def notifier_context(context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A context for calling a notifier's ``notify`` by hand (outside a task or callback).
+
+    Airflow 2.11's ``BaseNotifier._render`` reads ``context["dag"]`` (None gives a plain Jinja
+    environment: ``airflow.notifications.basenotifier``, ``Templater.get_template_env``); Airflow
+    3's notifiers need no key.
+    """
+    return {"dag": None, **(context or {})}

@@ -26,7 +26,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 from airflow.providers.databricks.hooks.databricks import DatabricksHook
 from airflow.providers.databricks.operators.databricks import XCOM_RUN_ID_KEY, DatabricksSubmitRunOperator
 
-from order_tracking.compat import TaskDeferralTimeout
+from order_tracking.compat import is_deferral_timeout
 from order_tracking.idempotency import step_token
 
 log = logging.getLogger(__name__)
@@ -88,11 +88,14 @@ class IdempotentSubmitRunOperator(DatabricksSubmitRunOperator):
         """Resume after the trigger; on a timeout, cancel the step's Databricks run, then fail.
 
         Raises:
-            TaskDeferralTimeout: the step outlasted ``execution_timeout`` (its run is cancelled).
+            TaskDeferralTimeout: the step outlasted ``execution_timeout`` (its run is cancelled);
+                ``TaskDeferralError`` on Airflow 2.11 (``compat.is_deferral_timeout``).
         """
         try:
             return super().resume_execution(next_method, next_kwargs, context)
-        except TaskDeferralTimeout:
+        except Exception as error:
+            if not is_deferral_timeout(error):
+                raise
             run_id = context["ti"].xcom_pull(task_ids=self.task_id, key=XCOM_RUN_ID_KEY)
             if run_id is not None:
                 log.warning("step %s timed out: cancelling Databricks run %s", self.task_id, run_id)

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from order_tracking.alerts import deadline_missed, failure_notifiers, run_deadline_for, send_alert, sla_missed
-from order_tracking.compat import RunDeadline
+from order_tracking.compat import DAG, RunDeadline
 from order_tracking.config import PipelineConfig
 from tests.live.receivers import SlackInbox, SmtpInbox
 
@@ -62,9 +62,9 @@ def test_the_sla_miss_callback_mails_and_posts_the_runs(inboxes: tuple[SmtpInbox
     """Airflow 2's ``sla_miss_callback``, called as the DAG processor calls it (positional
     ``dag, task_list, blocking_task_list, slas, blocking_tis``): the same subject and channels as the
     Airflow 3 deadline. The rows are stand-ins with the fields the callback reads (``SlaMiss`` and
-    ``TaskInstance`` exist on Airflow 2 only; the 2.11 lane's live test sends real ones)."""
+    ``TaskInstance`` exist on Airflow 2 only)."""
     smtp, slack = inboxes
-    dag = SimpleNamespace(dag_id="order_tracking_incremental_load")
+    dag = DAG(dag_id="order_tracking_incremental_load", schedule=None)
     slas = [SimpleNamespace(task_id="merge", execution_date="2026-11-26T09:00:00+00:00")]
     blocking = [SimpleNamespace(run_id="scheduled__sla_unit", task_id="merge")]
     sent = sla_missed(
