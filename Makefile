@@ -26,8 +26,12 @@ run: venv jars  ## one DAG run end to end on the local stack (INPUT="a.csv 'my f
 prereqs:  ## machine packages the tests need (Java 17, Chromium): installs them as root, else says how
 	bash .ci/prereqs
 
+# Two pytest-xdist workers (one per core here), each with its own emulator, runner and Spark JVM;
+# tests sharing something expensive to build stay on one worker (tests/work_units.py).
+# TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 test: prereqs venv jars lint  ## the whole test suite (lint, type checks, unit, Spark + Delta, end to end)
-	SUITE_BUDGET_SECONDS=600 SPARK_LOCAL_IP=127.0.0.1 $(PY) -m pytest
+	SUITE_BUDGET_SECONDS=600 SPARK_LOCAL_IP=127.0.0.1 $(PY) -m pytest -n $(TEST_WORKERS)
 
 FAST_TESTS = tests/batch_documents tests/dags tests/plugins tests/spark_tasks/test_contract.py tests/spark_tasks/test_transforms.py
 test-fast: venv jars  ## before each commit (<= 90 s): the DAG, plugins, batch documents, contract and transforms

@@ -38,8 +38,16 @@ os.environ.setdefault("SPARK_SHUFFLE_PARTITIONS", "2")
 from local_stack.airflow_env import LOCAL_TOKEN, free_port  # noqa: E402
 from local_stack.databricks_runner import LocalDatabricks, RunnerServer  # noqa: E402
 from local_stack.gcs_emulator import emulator_client  # noqa: E402
-from local_stack.local_stack import BUCKET, LocalStack  # noqa: E402
+from local_stack.local_stack import LocalStack  # noqa: E402
 from local_stack.runner_client import RunnerClient  # noqa: E402
+from local_stack.settings import BUCKET  # noqa: E402
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``make test``'s two workers: every test on its own, except the units of :mod:`tests.work_units`."""
+    from tests.work_units import make_scheduler
+
+    return make_scheduler(config, log)
 
 
 def _test_spark(gcs_url: str, warehouse: Path) -> Any:

@@ -26,8 +26,6 @@ from order_tracking.databricks_submit import IdempotentSubmitRunOperator
 from order_tracking.idempotency import step_token
 from order_tracking.moves import MoveObjectGenerationsOperator
 
-pytestmark = pytest.mark.xdist_group("dag_file")  # module fixture: one worker
-
 # Test-only names that moved between the Airflow lines the lanes run (README, "Support").
 try:  # Airflow 3.2+
     from airflow.dag_processing.dagbag import DagBag

@@ -1,7 +1,8 @@
 """Fixtures of the live tests: a real Airflow (four services), alert receivers and a headless browser.
 
-Only tests under ``tests/live/`` start these. They run last in a session, so the live services
-start after the rest of the suite and never compete with it for the two cores.
+Only tests under ``tests/live/`` start these. In one process they run last, so the live services
+never compete with the Spark tests; under ``make test`` they are one work unit
+(``tests/work_units.py``): one xdist worker starts them once while the other runs the rest.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Live tests last: their services then run alone, after the Spark tests."""
+    """Live tests last (in one process): their services then run alone, after the Spark tests."""
     live = [item for item in items if LIVE_DIR in item.path.parents]
     for item in live:
         item.add_marker(pytest.mark.live)

@@ -8,9 +8,6 @@ import pytest
 
 from local_stack.pubsub_emulator import PubSubEmulator
 
-# The modules using the emulator carry this xdist group, so they share one worker and one emulator.
-PUBSUB_GROUP = "pubsub_emulator"
-
 
 @pytest.fixture(scope="session")
 def pubsub_emulator() -> Iterator[PubSubEmulator]:

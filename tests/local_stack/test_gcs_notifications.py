@@ -21,9 +21,6 @@ from local_stack.airflow_env import free_port
 from local_stack.gcs_emulator import FinalizeNotifications, GcsEmulator, emulator_client
 from local_stack.polling import poll
 from local_stack.pubsub_emulator import PubSubEmulator
-from tests.local_stack.conftest import PUBSUB_GROUP
-
-pytestmark = pytest.mark.xdist_group(PUBSUB_GROUP)  # the session's Pub/Sub emulator: one worker
 
 BUCKET = "tracking_orders"
 PREFIX = "staging_zn/"

@@ -13,9 +13,6 @@ import pytest
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 
 from local_stack.pubsub_emulator import PACKAGE, EmulatorMissingError, PubSubEmulator
-from tests.local_stack.conftest import PUBSUB_GROUP
-
-pytestmark = pytest.mark.xdist_group(PUBSUB_GROUP)  # the session's emulator: one worker
 
 
 @pytest.fixture

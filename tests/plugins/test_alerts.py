@@ -14,8 +14,6 @@ from order_tracking.compat import DAG, RunDeadline
 from order_tracking.config import PipelineConfig
 from tests.live.receivers import SlackInbox, SmtpInbox
 
-pytestmark = pytest.mark.xdist_group("alerts")  # module fixture: one worker
-
 
 @pytest.fixture(scope="module")
 def inboxes() -> Iterator[tuple[SmtpInbox, SlackInbox]]:
