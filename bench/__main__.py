@@ -11,10 +11,11 @@ from pathlib import Path
 
 from bench.config import BenchConfig
 from bench.harness import run_bench
-from bench.live_stack import BUCKET, STACK_SECTIONS, local_stack
+from bench.live_stack import STACK_SECTIONS, local_stack
 from bench.registry import sections
 from local_stack.airflow_env import free_port
 from local_stack.gcs_emulator import GcsEmulator
+from local_stack.settings import BUCKET
 from local_stack.spark import build_local_spark
 
 REPO = Path(__file__).resolve().parent.parent

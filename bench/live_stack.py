@@ -26,12 +26,11 @@ from local_stack.airflow_api import AirflowApi
 from local_stack.gcs_emulator import emulator_client
 from local_stack.local_stack import LocalStack
 from local_stack.runner_client import RunnerClient
+from local_stack.settings import BUCKET, DAG_ID
 
 # The Spark jobs' entry points configure INFO logging in this process; the REST polls are noise.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
-BUCKET = "tracking_orders"
-DAG_ID = "order_tracking_incremental_load"
 STACK_SECTIONS = ("latency", "orchestration")  # the sections that need a LiveStack
 LATENCY_SETTINGS = (
     "ORDER_TRACKING_SCHEDULE",

@@ -47,6 +47,22 @@ def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def migrate_db(env: dict[str, str]) -> None:
+    """``airflow db migrate`` for the Airflow home in ``env``: create or upgrade its metadata DB.
+
+    Raises :class:`ServiceStartError` with the last 4,000 characters of Airflow's output if it fails.
+    """
+    done = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise ServiceStartError(f"airflow db migrate failed:\n{(done.stdout + done.stderr)[-4000:]}")
+
+
 class AirflowServices:
     """Start, watch and stop the services of one Airflow home.
 
@@ -98,15 +114,7 @@ class AirflowServices:
         self.home.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.passwords_file.write_text(json.dumps({ADMIN_USER: ADMIN_PASSWORD}))
-        done = subprocess.run(
-            [sys.executable, "-m", "airflow", "db", "migrate"],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise ServiceStartError(f"airflow db migrate failed:\n{(done.stdout + done.stderr)[-4000:]}")
+        migrate_db(self.env)
 
     def start(self, timeout: float = 180) -> AirflowServices:
         """Migrate, start the four services and wait until the api-server reports all of them healthy."""
@@ -231,7 +239,8 @@ class AirflowServices:
 
         The api-server goes last, with the last third of ``grace`` at least: running tasks report
         their end through its execution API. Task processes call ``setsid``, so each service's
-        process tree is read first (``psutil``) and what is left of it is killed by identity.
+        process tree is read before the SIGTERMs and again before the SIGKILLs (``psutil``), and what
+        is left of it is killed by identity. The REST client's pooled connections are closed.
         """
         leftovers = descendants([proc.pid for proc in self.processes.values()])
         deadline = time.monotonic() + grace
@@ -245,6 +254,7 @@ class AirflowServices:
             for proc in procs:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=max(until - time.monotonic(), 0.1))
+        leftovers += descendants([proc.pid for proc in self.processes.values() if proc.poll() is None])
         for proc in self.processes.values():
             # The group id is the service's pid (start_new_session): only what we started.
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -252,6 +262,7 @@ class AirflowServices:
             proc.wait()
         end_processes(leftovers, grace=0)  # task processes in sessions of their own
         self.processes.clear()
+        self.api.close()
         for log in self._logs:
             log.close()
         self._logs.clear()

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from local_stack.gcs_emulator import emulator_client
-from local_stack.stack import BUCKET, GCS_PORT
+from local_stack.settings import BUCKET, GCS_PORT
 
 
 def main() -> None:

@@ -20,8 +20,6 @@ then leaves both running.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -30,13 +28,12 @@ from types import TracebackType
 from typing import Any
 
 from local_stack.airflow_env import LOCAL_TOKEN, LocalStackAddresses, airflow_env, free_port
-from local_stack.airflow_services import AirflowServices, ServiceStartError
+from local_stack.airflow_services import AirflowServices, ServiceStartError, migrate_db
 from local_stack.databricks_runner import LocalDatabricks, RunnerServer
 from local_stack.gcs_emulator import GcsEmulator
 from local_stack.runner_client import RunnerClient
+from local_stack.settings import BUCKET, DAG_ID
 
-BUCKET = "tracking_orders"
-DAG_ID = "order_tracking_incremental_load"
 SparkFactory = Callable[[str, Path], Any]  # (emulator URL, warehouse) -> SparkSession
 
 
@@ -97,10 +94,6 @@ class LocalStack:
 
     # --- what callers use -------------------------------------------------------------------
     @property
-    def addresses(self) -> LocalStackAddresses:
-        return LocalStackAddresses(self.gcs_url, self.databricks_port, self.warehouse)
-
-    @property
     def env(self) -> dict[str, str]:
         """``os.environ`` plus the Airflow and DAG settings for this stack (``airflow_env``) and
         ``airflow_settings``. Raises ``ValueError`` without an ``airflow_home``."""
@@ -137,14 +130,9 @@ class LocalStack:
         """Create or upgrade the metadata DB of ``airflow_home`` (for ``airflow dags test``).
 
         Raises:
-            subprocess.CalledProcessError: ``airflow db migrate`` failed.
+            ServiceStartError: ``airflow db migrate`` failed (its output's tail is in the message).
         """
-        subprocess.run(
-            [sys.executable, "-m", "airflow", "db", "migrate"],
-            env=self.env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        migrate_db(self.env)
 
     # --- lifecycle --------------------------------------------------------------------------
     def start(self) -> LocalStack:

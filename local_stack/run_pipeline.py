@@ -20,8 +20,9 @@ from typing import Any
 from local_stack.airflow_env import LOCAL_DIR
 from local_stack.gcs_emulator import emulator_client
 from local_stack.jars import ensure_jars
-from local_stack.local_stack import BUCKET, DAG_ID, LocalStack
+from local_stack.local_stack import LocalStack
 from local_stack.samples import sample_objects
+from local_stack.settings import BUCKET, DAG_ID
 
 STAGING = "staging_zn/"
 TABLES = ("stage_zn_new", "target_zn_new", "rejects_zn_new", "ledger_zn_new", "audit_zn_new")

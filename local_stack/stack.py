@@ -13,9 +13,8 @@ and its JVM ended, then every process this one started is killed (``psutil``). A
 the process :data:`HARD_STOP_SECONDS` after the first signal should any of that hang, so the
 whole stack is gone within 10 s.
 
-``LOCAL_STACK_DIR`` (default ``.local``), ``LOCAL_STACK_GCS_PORT`` (9023),
-``LOCAL_STACK_DATABRICKS_PORT`` (8089) and ``LOCAL_STACK_API_PORT`` (8080) move it, e.g. to run a
-second one next to yours (the stop test does).
+Its folder and ports come from :mod:`local_stack.settings` (``LOCAL_STACK_DIR``,
+``LOCAL_STACK_*_PORT`` move them).
 """
 
 from __future__ import annotations
@@ -26,20 +25,14 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 from types import FrameType
 
-from local_stack.airflow_env import DEFAULT_API_PORT, LOCAL_DIR
 from local_stack.airflow_services import ADMIN_PASSWORD, ADMIN_USER, ServiceStartError
-from local_stack.local_stack import BUCKET, DAG_ID, LocalStack
+from local_stack.local_stack import LocalStack
 from local_stack.processes import end_descendants
+from local_stack.settings import API_PORT, BUCKET, DAG_ID, DATABRICKS_PORT, GCS_PORT, STACK_DIR
 
-GCS_PORT = int(os.environ.get("LOCAL_STACK_GCS_PORT") or 9023)
-DATABRICKS_PORT = int(os.environ.get("LOCAL_STACK_DATABRICKS_PORT") or 8089)
-API_PORT = int(os.environ.get("LOCAL_STACK_API_PORT") or DEFAULT_API_PORT)
-STACK_DIR = Path(os.environ.get("LOCAL_STACK_DIR") or LOCAL_DIR)
 UI_USER, UI_PASSWORD = ADMIN_USER, ADMIN_PASSWORD
-__all__ = ["BUCKET", "DAG_ID", "GCS_PORT", "StopRequested", "main"]
 
 STOP_SECONDS = 6.0  # the ordered stop (services, runner, Spark, emulator)
 SWEEP_GRACE_SECONDS = 1.0  # then SIGTERM -> SIGKILL for whatever this process still has running
@@ -56,8 +49,7 @@ class OneStop:
     later ones are ignored; :meth:`stopping` (also called by the first signal) ignores them from
     then on and arms the watchdog."""
 
-    def __init__(self, hard_stop_seconds: float = HARD_STOP_SECONDS) -> None:
-        self._hard_stop_seconds = hard_stop_seconds
+    def __init__(self) -> None:
         self._watchdog: threading.Timer | None = None
 
     def install(self) -> None:
@@ -75,7 +67,7 @@ class OneStop:
         for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
         if self._watchdog is None:
-            self._watchdog = threading.Timer(self._hard_stop_seconds, _hard_stop)
+            self._watchdog = threading.Timer(HARD_STOP_SECONDS, _hard_stop)
             self._watchdog.daemon = True
             self._watchdog.start()
 
