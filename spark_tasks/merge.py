@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
@@ -19,6 +21,7 @@ from batch_documents import Manifest, MergeResult, Outcome
 from spark_tasks import lineage, storage
 from spark_tasks.cli import JobArgs, parse_job_args
 from spark_tasks.contract import CONTRACT_VERSION, KEY_COLUMN
+from spark_tasks.local_frame import local_frame
 from spark_tasks.schemas import AUDIT_SCHEMA, TARGET_PROPERTIES, TARGET_SCHEMA
 from spark_tasks.tables import TableRef
 from spark_tasks.transforms import latest_per_key
@@ -83,6 +86,70 @@ def _execute_merge(spark: SparkSession, target: TableRef, latest: DataFrame, bat
         spark.conf.unset(COMMIT_METADATA_CONF)
 
 
+@dataclass(frozen=True)
+class BatchCounts:
+    """What one pass over a batch's staged rows says: rows, distinct keys, rows lacking lineage."""
+
+    rows: int
+    keys: int
+    without_lineage: int
+
+
+LINEAGE_COLUMNS = (lineage.SOURCE_OBJECT, lineage.OBJECT_SEQ, lineage.RECORD_INDEX, lineage.INGESTED_AT)
+
+
+def count_batch(batch_rows: DataFrame) -> BatchCounts:
+    """Rows, keys and rows without lineage of the staged batch, in one aggregate (one scan).
+
+    The keys are the rows :func:`~spark_tasks.transforms.latest_per_key` keeps: one per distinct
+    ``tracking_num`` (a null key, which validation never stages, would be one more group). Counting
+    them here, from the stage rows, instead of counting the reduced batch itself saves a scan and
+    a window; the MERGE's own source row count is then checked against it (``stale_from_metrics``).
+    """
+    key = F.col(KEY_COLUMN)
+    row = batch_rows.agg(
+        F.count(F.lit(1)).alias("rows"),
+        (F.count_distinct(key) + F.max(key.isNull().cast("int"))).alias("keys"),
+        F.count(F.when(F.greatest(*[F.col(c).isNull() for c in LINEAGE_COLUMNS]), 1)).alias("no_lineage"),
+    ).collect()[0]
+    return BatchCounts(int(row["rows"]), int(row["keys"] or 0), int(row["no_lineage"]))
+
+
+@dataclass(frozen=True)
+class LedgerStats:
+    """The ledger's view of a batch: what the merge checks (rows loaded) and what the audit reports."""
+
+    rows_loaded: int
+    objects: int
+    objects_loaded: int
+    objects_quarantined: int
+    objects_duplicate: int
+    records_read: int
+    rows_rejected: int
+    merged_at: datetime | None  # the batch's cut time (the ledger's recorded_at)
+
+
+def ledger_stats(spark: SparkSession, args: JobArgs, batch_id: str) -> LedgerStats:
+    """The batch's ledger rows summed in one aggregate (the merge job never writes the ledger)."""
+    outcome = F.col("outcome")
+    row = (
+        args.ledger.read(spark)
+        .where(F.col("batch_id") == batch_id)
+        .agg(
+            F.coalesce(F.sum("rows_loaded"), F.lit(0)).alias("rows_loaded"),
+            F.count("*").alias("objects"),
+            F.count(F.when(outcome == Outcome.LOADED.value, 1)).alias("objects_loaded"),
+            F.count(F.when(outcome == Outcome.QUARANTINED.value, 1)).alias("objects_quarantined"),
+            F.count(F.when(outcome == Outcome.DUPLICATE.value, 1)).alias("objects_duplicate"),
+            F.coalesce(F.sum("records_read"), F.lit(0)).alias("records_read"),
+            F.coalesce(F.sum("rows_rejected"), F.lit(0)).alias("rows_rejected"),
+            F.max("recorded_at").alias("merged_at"),
+        )
+        .collect()[0]
+    )
+    return LedgerStats(**row.asDict())
+
+
 def run_merge(spark: SparkSession, manifest: Manifest, args: JobArgs) -> MergeResult:
     """Merge the staged rows of one batch into the target (at most once) and audit the counts."""
     if manifest.dry_run:
@@ -91,32 +158,28 @@ def run_merge(spark: SparkSession, manifest: Manifest, args: JobArgs) -> MergeRe
     target.ensure(spark, TARGET_SCHEMA, TARGET_PROPERTIES)
     args.audit.ensure(spark, AUDIT_SCHEMA)
     batch_rows = args.stage.read(spark).where(F.col(lineage.BATCH_ID) == batch_id)
-    columns = [c for c in batch_rows.columns if c not in (lineage.OBJECT_SEQ, lineage.RECORD_INDEX)]
-    latest = latest_per_key(batch_rows).select(*columns).cache()
-    try:
-        rows_loaded, keys = batch_rows.count(), latest.count()
-        check_before_merge(spark, args, batch_id, batch_rows, rows_loaded)
-        commit = find_merge_commit(spark, target, batch_id)
-        if commit is None:
-            _execute_merge(spark, target, latest, batch_id)
-            # ours is normally the newest commit; look deeper only if another writer came after it
-            commit = find_merge_commit(spark, target, batch_id, depth=1) or find_merge_commit(
-                spark, target, batch_id
-            )
-        if commit is None:  # Delta commits only changes: no row was inserted or updated
-            version = int(target.delta_table(spark).history(1).collect()[0]["version"])
-            metrics: dict[str, str] = {}
-            stale = keys  # so every key matched a target row at least as new
-        else:
-            version, metrics = int(commit["version"]), commit["operationMetrics"] or {}
-            stale = stale_from_metrics(metrics, keys, batch_id)
-    finally:
-        latest.unpersist()
+    counts, ledger = count_batch(batch_rows), ledger_stats(spark, args, batch_id)
+    check_before_merge(batch_id, counts, ledger)
+    commit = find_merge_commit(spark, target, batch_id)
+    if commit is None:
+        columns = [c for c in batch_rows.columns if c not in (lineage.OBJECT_SEQ, lineage.RECORD_INDEX)]
+        _execute_merge(spark, target, latest_per_key(batch_rows).select(*columns), batch_id)
+        # ours is normally the newest commit; look deeper only if another writer came after it
+        commit = find_merge_commit(spark, target, batch_id, depth=1) or find_merge_commit(
+            spark, target, batch_id
+        )
+    if commit is None:  # Delta commits only changes: no row was inserted or updated
+        version = int(target.delta_table(spark).history(1).collect()[0]["version"])
+        metrics: dict[str, str] = {}
+        stale = counts.keys  # so every key matched a target row at least as new
+    else:
+        version, metrics = int(commit["version"]), commit["operationMetrics"] or {}
+        stale = stale_from_metrics(metrics, counts.keys, batch_id)
     result = MergeResult(
         batch_id=batch_id,
-        rows_loaded=rows_loaded,
-        keys_in_batch=keys,
-        superseded_in_batch=rows_loaded - keys,
+        rows_loaded=counts.rows,
+        keys_in_batch=counts.keys,
+        superseded_in_batch=counts.rows - counts.keys,
         inserted=int(metrics.get("numTargetRowsInserted", 0)),
         updated=int(metrics.get("numTargetRowsUpdated", 0)),
         stale_skipped=stale,
@@ -124,36 +187,26 @@ def run_merge(spark: SparkSession, manifest: Manifest, args: JobArgs) -> MergeRe
         target_version=version,
     )
     reconcile(result)
-    write_audit(spark, args, result)
+    write_audit(spark, args, result, ledger)
     return result
 
 
-def check_before_merge(
-    spark: SparkSession, args: JobArgs, batch_id: str, batch_rows: DataFrame, rows_loaded: int
-) -> None:
+def check_before_merge(batch_id: str, counts: BatchCounts, ledger: LedgerStats) -> None:
     """Every check that can run before the MERGE commits: a batch that fails one is never merged.
 
     The ledger's rows loaded must equal the stage table's rows of the batch, and every staged row must
     name its object, its place in the batch and its record (lineage the tie-break and the audit use).
     """
-    ledger_loaded = _ledger_rows_loaded(spark, args, batch_id)
-    if ledger_loaded != rows_loaded:
+    if ledger.rows_loaded != counts.rows:
         raise ReconciliationError(
-            f"batch {batch_id}: the ledger says {ledger_loaded} rows loaded, "
-            f"the stage table holds {rows_loaded}; nothing was merged"
+            f"batch {batch_id}: the ledger says {ledger.rows_loaded} rows loaded, "
+            f"the stage table holds {counts.rows}; nothing was merged"
         )
-    lineage_columns = (lineage.SOURCE_OBJECT, lineage.OBJECT_SEQ, lineage.RECORD_INDEX, lineage.INGESTED_AT)
-    no_lineage = batch_rows.where(F.greatest(*[F.col(c).isNull() for c in lineage_columns])).count()
-    if no_lineage:
+    if counts.without_lineage:
         raise ReconciliationError(
-            f"batch {batch_id}: {no_lineage} staged rows lack their object or record lineage; "
+            f"batch {batch_id}: {counts.without_lineage} staged rows lack their object or record lineage; "
             "nothing was merged"
         )
-
-
-def _ledger_rows_loaded(spark: SparkSession, args: JobArgs, batch_id: str) -> int:
-    total = args.ledger.read(spark).where(F.col("batch_id") == batch_id).agg(F.sum("rows_loaded")).collect()
-    return int(total[0][0] or 0)
 
 
 def reconcile(result: MergeResult) -> None:
@@ -167,26 +220,17 @@ def reconcile(result: MergeResult) -> None:
         )
 
 
-def write_audit(spark: SparkSession, args: JobArgs, result: MergeResult) -> None:
-    ledger = args.ledger.read(spark).where(F.col("batch_id") == result.batch_id)
-    stats = ledger.agg(
-        F.count("*").alias("objects"),
-        F.count(F.when(F.col("outcome") == Outcome.LOADED.value, 1)).alias("objects_loaded"),
-        F.count(F.when(F.col("outcome") == Outcome.QUARANTINED.value, 1)).alias("objects_quarantined"),
-        F.count(F.when(F.col("outcome") == Outcome.DUPLICATE.value, 1)).alias("objects_duplicate"),
-        F.coalesce(F.sum("records_read"), F.lit(0)).alias("records_read"),
-        F.coalesce(F.sum("rows_rejected"), F.lit(0)).alias("rows_rejected"),
-        F.max("recorded_at").alias("merged_at"),
-    ).collect()[0]
+def write_audit(spark: SparkSession, args: JobArgs, result: MergeResult, ledger: LedgerStats) -> None:
+    """The batch's audit row (replacing an earlier attempt's): the merge's counts and the ledger's."""
     row = (
         result.batch_id,
-        stats["objects"],
-        stats["objects_loaded"],
-        stats["objects_quarantined"],
-        stats["objects_duplicate"],
-        stats["records_read"],
+        ledger.objects,
+        ledger.objects_loaded,
+        ledger.objects_quarantined,
+        ledger.objects_duplicate,
+        ledger.records_read,
         result.rows_loaded,
-        stats["rows_rejected"],
+        ledger.rows_rejected,
         result.keys_in_batch,
         result.superseded_in_batch,
         result.inserted,
@@ -194,10 +238,10 @@ def write_audit(spark: SparkSession, args: JobArgs, result: MergeResult) -> None
         result.stale_skipped,
         result.target_rows,
         result.target_version,
-        stats["merged_at"],
+        ledger.merged_at,
         CONTRACT_VERSION,
     )
-    frame = spark.createDataFrame([row], AUDIT_SCHEMA)
+    frame = local_frame(spark, [row], AUDIT_SCHEMA)
     writer = (
         frame.write.format("delta")
         .mode("overwrite")

@@ -25,6 +25,7 @@ from spark_tasks.contract import (
     RESCUED_DATA,
     SchemaPolicy,
 )
+from spark_tasks.local_frame import local_frame
 from spark_tasks.validation import trim_whitespace
 
 RAW_RECORD = "_raw_record"  # working column; the rejects table calls it raw_record
@@ -121,7 +122,7 @@ def read_records(
         frames.append(_to_canonical(lines_as_records(frame, header), header, extras, policy))
     if not frames:
         empty = StructType([StructField(c, StringType()) for c in record_columns(extras, policy)])
-        return spark.createDataFrame([], empty).withColumns(
+        return local_frame(spark, [], empty).withColumns(
             {
                 lineage.SOURCE_OBJECT: F.lit(None).cast("string"),
                 lineage.OBJECT_SEQ: F.lit(None).cast("int"),
@@ -149,7 +150,7 @@ def with_object_lineage(records: DataFrame, objects: Sequence[ManifestObject]) -
         for path in {obj.uri, quote(obj.uri, safe=":/")}  # Spark reports paths URI-encoded
     ]
     schema = f"_source_path string, {lineage.SOURCE_OBJECT} string, {lineage.OBJECT_SEQ} int"
-    names = records.sparkSession.createDataFrame(rows, schema)
+    names = local_frame(records.sparkSession, rows, schema)
     numbered = records.withColumn(READ_ORDER, F.monotonically_increasing_id())
     return numbered.join(F.broadcast(names), "_source_path", "left").drop("_source_path")
 
@@ -161,7 +162,7 @@ def with_record_index(records: DataFrame, first_read_order: Mapping[str, int]) -
     usually folds into a count it makes anyway.
     """
     schema = f"{lineage.SOURCE_OBJECT} string, _first_read_order long"
-    firsts = records.sparkSession.createDataFrame(list(first_read_order.items()), schema)
+    firsts = local_frame(records.sparkSession, list(first_read_order.items()), schema)
     index = F.col(READ_ORDER) - F.col("_first_read_order") + F.lit(1)
     return (
         records.join(F.broadcast(firsts), lineage.SOURCE_OBJECT, "left")

@@ -33,6 +33,7 @@ from spark_tasks.contract import (
     QuarantineReason,
     SchemaPolicy,
 )
+from spark_tasks.local_frame import local_frame
 from spark_tasks.probe import ProbeResult, probe_object
 from spark_tasks.reader import RAW_RECORD, READ_ORDER, read_records, with_record_index
 from spark_tasks.schemas import LEDGER_SCHEMA, REJECTS_SCHEMA, STAGE_SCHEMA
@@ -155,8 +156,10 @@ def stage_rows(
     )
     if origins:
         schema = "_replayed string, _origin_name string, _origin_ingested_at timestamp, _origin_seq int"
-        firsts = valid.sparkSession.createDataFrame(
-            [(name, o.name, o.ingested_at, o.object_seq) for name, o in origins.items()], schema
+        firsts = local_frame(
+            valid.sparkSession,
+            [(name, o.name, o.ingested_at, o.object_seq) for name, o in origins.items()],
+            schema,
         )
         rows = rows.join(
             F.broadcast(firsts), rows[lineage.SOURCE_OBJECT] == firsts["_replayed"], "left"
@@ -205,7 +208,7 @@ def ledger_rows(spark: SparkSession, manifest: Manifest, outcomes: list[ObjectOu
         )
         for obj in manifest.objects
     ]
-    return spark.createDataFrame(rows, LEDGER_SCHEMA)
+    return local_frame(spark, rows, LEDGER_SCHEMA)
 
 
 def _replace_batch(table: TableRef, rows: DataFrame, batch_id: str, merge_schema: bool = False) -> None:
