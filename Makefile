@@ -79,6 +79,8 @@ clean:  ## forget local state (tables, Airflow DB, emulator data); keeps the ven
 LANES = airflow-2.11 airflow-3.1 airflow-3.2
 LANE_TESTS = tests/dags tests/plugins/test_alerts.py
 
+# a pattern rule's target is an intermediate file make deletes after use: keep the stamp
+.PRECIOUS: .venv-%/.installed-stamp
 .venv-%/.installed-stamp: lanes/%/requirements.in lanes/%/constraints.txt lanes/test-tools.in
 	test -x .venv-$*/bin/python || $(PYTHON) -m venv .venv-$*
 	.venv-$*/bin/python -m pip install --quiet --upgrade "pip==25.3"
