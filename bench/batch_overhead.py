@@ -31,6 +31,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from local_stack.batches import upload_batch
 from local_stack.gcs_emulator import emulator_client
 from local_stack.local_stack import BUCKET, LocalStack
 from local_stack.spark import build_local_spark
@@ -132,28 +133,12 @@ def label_jobs_by_caller(spark: Any) -> None:
 
 
 def put_batch(bucket: Any, batch_id: str, number: int) -> str:
-    """Upload one 2-row object (keys new to the batch's tables) and its manifest; return its URI.
-
-    As ``tests/batches.upload_batch``: the object is claimed (copied into the batch folder) the way
-    ``cut_batch`` does it, and the manifest names that copy.
-    """
-    from order_tracking.batch import MANIFEST_NAME, StagedObject, batch_dir, build_manifest
-    from order_tracking.claims import claim_objects
-
+    """Upload one 2-row object (keys new to the batch's tables), claimed with its manifest as
+    ``cut_batch`` does (``local_stack.batches.upload_batch``); return the manifest's URI."""
     body = HEADER + "".join(
         f"B{number}K{row},O{number},UPS,IN_TRANSIT,2026-11-26T12:0{row}:00Z,Lyon,\n" for row in range(2)
     )
-    blob = bucket.blob(f"staging_zn/{batch_id}.csv")
-    blob.upload_from_string(body.encode(), content_type="text/csv")
-    blob.reload()
-    staged = StagedObject(
-        blob.name, str(blob.generation), blob.size, blob.md5_hash, blob.crc32c, blob.time_created
-    )
-    claimed = claim_objects(bucket, "_batches/", batch_id, [staged])
-    manifest = build_manifest(batch_id, bucket.name, "_batches/", claimed, datetime.now(UTC))
-    name = batch_dir("_batches/", batch_id) + MANIFEST_NAME
-    bucket.blob(name).upload_from_string(manifest.to_json())
-    return f"gs://{bucket.name}/{name}"
+    return upload_batch(bucket, batch_id, {f"{batch_id}.csv": body}, datetime.now(UTC))
 
 
 def measure(

@@ -123,7 +123,7 @@ def put_batch(bucket: Any) -> Any:
     """Upload CSV objects and their manifest to the emulator, as the DAG would; return the manifest URI."""
     from datetime import UTC, datetime
 
-    from tests.batches import upload_batch
+    from local_stack.batches import upload_batch
 
     def put(
         batch_id: str, files: dict[str, str | bytes], created_at: datetime | None = None, **options: Any

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from batch_documents import TableNames
+from local_stack.batches import upload_batch
 from spark_tasks import merge, stage_load, storage
 from spark_tasks.tables import TableRef
-from tests.batches import upload_batch
 
 pytestmark = pytest.mark.spark
 
