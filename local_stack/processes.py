@@ -26,6 +26,14 @@ def descendants(pids: Iterable[int]) -> list[psutil.Process]:
     return list(found.values())
 
 
+def process_tree(pid: int) -> list[psutil.Process]:
+    """The process ``pid`` and every living descendant, root first; empty if it is gone."""
+    with contextlib.suppress(psutil.Error):
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    return []
+
+
 def _living(processes: Iterable[psutil.Process]) -> list[psutil.Process]:
     """The processes still running; a zombie (ended, not yet reaped by its parent) is not."""
     living = []

@@ -25,7 +25,6 @@ installs it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
@@ -37,7 +36,7 @@ from typing import IO, Any
 
 from local_stack.airflow_env import free_port
 from local_stack.polling import PollTimeoutError, poll
-from local_stack.processes import descendants, end_processes
+from local_stack.processes import end_processes, process_tree
 
 PACKAGE = "google-cloud-cli-pubsub-emulator"
 INSTALL_HINT = f"apt-get install {PACKAGE} (or: gcloud components install pubsub-emulator)"
@@ -214,14 +213,9 @@ class PubSubEmulator:
 
     def stop(self, grace: float = 5) -> None:
         """End the emulator's process tree (SIGTERM, SIGKILL after ``grace`` seconds); idempotent."""
-        import psutil
-
         process, self.process = self.process, None
         if process is not None:
-            tree = descendants([process.pid])
-            with contextlib.suppress(psutil.NoSuchProcess):
-                tree.insert(0, psutil.Process(process.pid))
-            end_processes(tree, grace)
+            end_processes(process_tree(process.pid), grace)
             process.wait(timeout=5)  # reap it: no zombie left for the caller to see
         if self._log is not None:
             self._log.close()

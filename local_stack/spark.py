@@ -9,12 +9,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import psutil
 from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from local_stack.jars import ensure_jars
-from local_stack.processes import end_processes
+from local_stack.processes import end_processes, process_tree
 
 logging.getLogger("py4j").setLevel(logging.WARNING)
 log = logging.getLogger(__name__)
@@ -76,11 +75,7 @@ def end_gateway_jvm(gateway: Any, timeout: float) -> None:
     it started are killed (``psutil``). A gateway PySpark did not launch (no ``proc``) is only closed.
     """
     process: subprocess.Popen[bytes] | None = getattr(gateway, "proc", None)
-    tree: list[psutil.Process] = []
-    if process is not None:
-        with contextlib.suppress(psutil.Error):
-            root = psutil.Process(process.pid)
-            tree = [root, *root.children(recursive=True)]
+    tree = process_tree(process.pid) if process is not None else []
     try:
         gateway.shutdown()
     except Exception:
