@@ -95,9 +95,6 @@ class BatchCounts:
     without_lineage: int
 
 
-LINEAGE_COLUMNS = (lineage.SOURCE_OBJECT, lineage.OBJECT_SEQ, lineage.RECORD_INDEX, lineage.INGESTED_AT)
-
-
 def count_batch(batch_rows: DataFrame) -> BatchCounts:
     """Rows, keys and rows without lineage of the staged batch, in one aggregate (one scan).
 
@@ -107,10 +104,11 @@ def count_batch(batch_rows: DataFrame) -> BatchCounts:
     a window; the MERGE's own source row count is then checked against it (``stale_from_metrics``).
     """
     key = F.col(KEY_COLUMN)
+    lacks_lineage = F.greatest(*[F.col(c).isNull() for c in lineage.STAGE_LINEAGE_COLUMNS])
     row = batch_rows.agg(
         F.count(F.lit(1)).alias("rows"),
         (F.count_distinct(key) + F.max(key.isNull().cast("int"))).alias("keys"),
-        F.count(F.when(F.greatest(*[F.col(c).isNull() for c in LINEAGE_COLUMNS]), 1)).alias("no_lineage"),
+        F.count(F.when(lacks_lineage, 1)).alias("no_lineage"),
     ).collect()[0]
     return BatchCounts(int(row["rows"]), int(row["keys"] or 0), int(row["no_lineage"]))
 

@@ -168,6 +168,18 @@ def test_a_batch_whose_counts_do_not_add_up_is_never_merged(
     assert spark.read.format("delta").load(str(tmp_path / "target_zn_new")).count() == 0
 
 
+@pytest.mark.parametrize("column", ["source_object", "object_seq", "record_index", "ingested_at"])
+def test_a_batch_with_a_staged_row_lacking_lineage_is_never_merged(
+    spark: Any, put_batch: Any, tmp_path: Path, column: str
+) -> None:
+    uri = put_batch("b1", {"a.csv": HEADER + "T1,O1,UPS,DELIVERED,2026-11-26T12:00:00Z,,\n"})
+    stage_load.main(["--manifest", uri, "--tables-root", str(tmp_path)])
+    spark.sql(f"UPDATE delta.`{tmp_path / 'stage_zn_new'}` SET {column} = NULL WHERE batch_id = 'b1'")
+    with pytest.raises(merge.ReconciliationError, match="1 staged rows lack their object or record lineage"):
+        merge.main(["--manifest", uri, "--tables-root", str(tmp_path)])
+    assert spark.read.format("delta").load(str(tmp_path / "target_zn_new")).count() == 0
+
+
 def test_producer_columns_named_like_ours_never_break_later_merges(
     spark: Any, put_batch: Any, bucket: Any, tmp_path: Path
 ) -> None:
