@@ -21,6 +21,7 @@ from tests.live.live_airflow import LiveAirflow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark]
 RUN_TIMEOUT_MS = 300_000
+UI_SETTLE_TIMEOUT_MS = 60_000
 CSV = (
     ",".join(HEADER)
     + "\n"
@@ -66,8 +67,10 @@ def test_trigger_dry_run_from_the_ui_and_see_it_succeed(
         f"UI flow, login to end-state badge: {time.monotonic() - started:.1f} s"
     )
     page.reload()  # the task table refreshes later than the header: show one consistent picture
-    expect(badge).to_have_text(re.compile(r"\b(Success|Failed)\b"))
     page.wait_for_load_state("networkidle")
+    # After a reload the UI fetches its translations again; until they arrive the badge shows the
+    # bare i18n key ("states.success"), which took over 5 s on a loaded CI machine.
+    expect(badge).to_have_text(re.compile(r"\b(Success|Failed)\b"), timeout=UI_SETTLE_TIMEOUT_MS)
     page.screenshot(path=str(test_artifacts / "ui_trigger_dry_run.png"), full_page=True)
 
     assert "Success" in badge.inner_text(), _evidence(live_airflow, run_id)
