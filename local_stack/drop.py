@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from local_stack.gcs_emulator import emulator_client
+from local_stack.input_files import InputFilesError, staging_names
 from local_stack.settings import BUCKET, GCS_PORT
 
 
@@ -26,8 +27,10 @@ def main() -> None:
     args.files += [Path(name) for name in args.file_list]
     if not args.files:
         parser.error("no file to drop: make drop FILES=\"a.csv 'my file (2).csv'\"")
-    if missing := [str(path) for path in args.files if not path.is_file()]:
-        parser.error(f"no such file: {', '.join(missing)} (quote names with spaces inside FILES)")
+    try:
+        objects = staging_names(args.files, args.prefix, variable="FILES")
+    except InputFilesError as error:
+        parser.error(str(error))
     try:
         socket.create_connection(("127.0.0.1", GCS_PORT), timeout=2).close()
     except OSError:
@@ -35,9 +38,9 @@ def main() -> None:
             f"no local stack on 127.0.0.1:{GCS_PORT}: start it with `make up` (in another terminal) first"
         )
     bucket = emulator_client(f"http://127.0.0.1:{GCS_PORT}").bucket(BUCKET)
-    for path in args.files:
-        bucket.blob(args.prefix + path.name).upload_from_string(path.read_bytes(), content_type="text/csv")
-        print(f"gs://{BUCKET}/{args.prefix}{path.name}")
+    for name, path in objects.items():
+        bucket.blob(name).upload_from_string(path.read_bytes(), content_type="text/csv")
+        print(f"gs://{BUCKET}/{name}")
 
 
 if __name__ == "__main__":

@@ -17,11 +17,8 @@ def _quoted(names: list[str]) -> str:
     return " ".join(shlex.quote(name) for name in names)
 
 
-@pytest.mark.parametrize(("make_target", "variable"), [("run", "INPUT"), ("drop", "FILES")])
-def test_every_awkward_name_arrives_whole(make_target: str, variable: str, tmp_path: Path) -> None:
-    # The files do not exist, so each tool stops at its argument check, naming exactly what it got.
-    names = [str(tmp_path / name) for name in AWKWARD]
-    done = subprocess.run(
+def _make(make_target: str, variable: str, value: str, home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
             "make",
             "--no-print-directory",
@@ -30,14 +27,40 @@ def test_every_awkward_name_arrives_whole(make_target: str, variable: str, tmp_p
             "-o",
             "jars",
             make_target,
-            f"{variable}={_quoted(names)}",
+            f"{variable}={value}",
         ],
         check=False,
         cwd=REPO,
         capture_output=True,
         text=True,
-        env={"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "HOME": str(tmp_path)},
+        env={"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "HOME": str(home)},
         timeout=120,
     )
+
+
+@pytest.mark.parametrize(("make_target", "variable"), [("run", "INPUT"), ("drop", "FILES")])
+def test_every_awkward_name_arrives_whole(make_target: str, variable: str, tmp_path: Path) -> None:
+    # The files do not exist, so each tool stops at its argument check, naming exactly what it got.
+    names = [str(tmp_path / name) for name in AWKWARD]
+    done = _make(make_target, variable, _quoted(names), tmp_path)
     assert done.returncode != 0
     assert f"no such file: {', '.join(names)} (quote names with spaces inside {variable})" in done.stderr
+
+
+@pytest.mark.parametrize(("make_target", "variable"), [("run", "INPUT"), ("drop", "FILES")])
+def test_two_files_with_one_name_are_refused_before_any_upload(
+    make_target: str, variable: str, tmp_path: Path
+) -> None:
+    # Without the check the second upload would silently replace the first object.
+    paths = []
+    for day in ("mon", "tue"):
+        (tmp_path / day).mkdir()
+        paths.append(tmp_path / day / "orders (1).csv")
+        paths[-1].write_text("tracking_num\n")
+    done = _make(make_target, variable, _quoted([str(path) for path in paths]), tmp_path)
+    assert done.returncode != 0
+    assert (
+        f"2 different files would all become gs://…/staging_zn/orders (1).csv, each upload replacing "
+        f"the last: {paths[0]}, {paths[1]}"
+    ) in done.stderr
+    assert "no local stack" not in done.stderr  # refused before it ever looked for the stack
