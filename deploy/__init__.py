@@ -39,8 +39,7 @@ def pipeline_config() -> PipelineConfig:
     :class:`DeployError` naming the ``ORDER_TRACKING_*`` variable whose value the DAG could not
     parse either (``order_tracking.config.ConfigError`` names it).
     """
-    if str(PLUGINS) not in sys.path:
-        sys.path.insert(0, str(PLUGINS))
+    _plugins_on_path()
     from order_tracking.config import ConfigError, PipelineConfig
 
     try:
@@ -52,6 +51,21 @@ def pipeline_config() -> PipelineConfig:
             f"the environment variable {setting} is not valid: {error} "
             "(the DAG reads it too: fix or unset it)"
         ) from error
+
+
+def staging_prefix_problem(prefix: str) -> str | None:
+    """Why the DAG would refuse ``prefix`` as its staging prefix, or ``None``: the DAG's own rule,
+    ``order_tracking.config.staging_prefix_problem``."""
+    _plugins_on_path()
+    from order_tracking.config import staging_prefix_problem as dag_rule
+
+    return dag_rule(prefix)
+
+
+def _plugins_on_path() -> None:
+    """Put ``plugins/`` on ``sys.path``, as Airflow does for its plugins folder."""
+    if str(PLUGINS) not in sys.path:
+        sys.path.insert(0, str(PLUGINS))
 
 
 def timeout_seconds(text: str) -> int:

@@ -28,9 +28,12 @@ Output, one line per action (the same in a dry run, which ends with ``dry run: .
     upload plugins/order_tracking/config.py -> gs://B/plugins/order_tracking/config.py (N bytes)
     delete gs://B/plugins/order_tracking/old_module.py (N bytes)
     requires apache-airflow-providers-databricks==7.23.0
+    uses Composer's own apache-airflow-providers-google (do not pin it)
 
-The ``requires`` lines are the provider packages of ``requirements.txt``: the environment must have
-them (its PyPI packages); this tool does not install them.
+The ``requires`` lines are the provider packages of ``requirements.txt`` that Composer does not
+preinstall: the environment must have them (its PyPI packages); this tool does not install them.
+The Google provider comes with every Composer image, and pinning it there fights the image's own
+constraints, so it gets a ``uses`` line instead (the lanes prove the DAG on the images' 22.2.x).
 
 A dry run with ``--bucket`` makes no network call at all, so it cannot know whether the bucket
 exists or which stale objects it holds: it prints one ``delete-stale gs://B/plugins/<package>/* (...)``
@@ -57,7 +60,10 @@ DAGS = "dags"
 PLUGIN_PACKAGES = ("plugins/batch_documents", "plugins/order_tracking")
 DEFAULT_TIMEOUT_SECONDS = 20
 _KEPT_HIDDEN = frozenset({".airflowignore"})
-_PROVIDER = re.compile(r"^\s*(apache-airflow-providers-[A-Za-z0-9_.-]+\s*[=<>!~].*?)\s*(#.*)?$")
+_PROVIDER = re.compile(r"^\s*((apache-airflow-providers-[A-Za-z0-9_.-]+?)\s*[=<>!~].*?)\s*(#.*)?$")
+# Providers every Composer image ships (https://cloud.google.com/composer/docs/composer-versions):
+# the environment's own version is used, never a pin of ours.
+COMPOSER_PREINSTALLED = frozenset({"apache-airflow-providers-google"})
 _BUCKET_CHARACTERS = re.compile(r"[a-z0-9](?:[a-z0-9_.-]*[a-z0-9])?")
 _DOTTED_DECIMAL = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 # gRPC reports credentials that cannot be refreshed as UNAVAILABLE with this text.
@@ -103,11 +109,12 @@ def planned_uploads(repo: Path = REPO, dags_prefix: str = "dags/") -> list[Uploa
 
 
 def provider_requirements(requirements: Path = REPO / "requirements.txt") -> list[str]:
-    """The ``apache-airflow-providers-*`` pins of ``requirements`` (e.g. ``...-databricks==7.23.0``)."""
+    """The ``apache-airflow-providers-*`` pins of ``requirements`` (e.g. ``...-databricks==7.23.0``)
+    that a Composer environment must add: those of :data:`COMPOSER_PREINSTALLED` are left out."""
     pins = []
     for line in requirements.read_text().splitlines():
         match = _PROVIDER.match(line)
-        if match:
+        if match and match.group(2) not in COMPOSER_PREINSTALLED:
             pins.append(re.sub(r"\s+", "", match.group(1)))
     return pins
 
@@ -452,6 +459,8 @@ def main(argv: Sequence[str] | None = None, emit: Emit = print) -> int:
         )
         for pin in provider_requirements():
             emit(f"requires {pin}")
+        for package in sorted(COMPOSER_PREINSTALLED):
+            emit(f"uses Composer's own {package} (do not pin it)")
         if args.dry_run:
             emit("dry run: nothing was uploaded or deleted")
     except DeployError as error:

@@ -53,7 +53,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from deploy import DeployError, pipeline_config, timeout_seconds
+from deploy import DeployError, pipeline_config, staging_prefix_problem, timeout_seconds
 from deploy.composer import bucket_name_problem
 
 Emit = Callable[[str], None]
@@ -114,10 +114,8 @@ def check(plan: Plan) -> None:
     problem = bucket_name_problem(plan.bucket)
     if problem:
         raise DeployError(f"--bucket {plan.bucket!r} is not a Cloud Storage bucket name: {problem}")
-    if not plan.prefix.endswith("/") or plan.prefix.startswith("/"):
-        raise DeployError(
-            f"--prefix must be a folder like 'staging_zn/' (ending in '/'), not {plan.prefix!r}"
-        )
+    if problem := staging_prefix_problem(plan.prefix):  # the DAG's own rule for its staging prefix
+        raise DeployError(f"--prefix {problem}")
     named = [("--topic", plan.topic), ("--subscription", plan.subscription)]
     if plan.dead_letter_topic is not None:
         named.append(("--dead-letter-topic", plan.dead_letter_topic))
@@ -283,9 +281,18 @@ class Gcloud:
             return done.stdout
         if exists_ok and any(marker in done.stderr for marker in _ALREADY_EXISTS):
             return None
-        errors = [text.strip() for text in done.stderr.splitlines() if text.strip()]
-        reason = errors[-1] if errors else f"exit status {done.returncode}"
-        raise DeployError(f"{line(command)} failed: {reason}")
+        raise DeployError(f"{line(command)} failed: {failure_reason(done.stderr, done.returncode)}")
+
+
+def failure_reason(stderr: str, returncode: int) -> str:
+    """The line of a failed gcloud's stderr that says why: its first ``ERROR:`` line (gcloud may
+    follow it with hints or details, and precede it with ``WARNING:`` lines), else its last line,
+    else the exit status."""
+    lines = [text.strip() for text in stderr.splitlines() if text.strip()]
+    errors = [text for text in lines if text.startswith("ERROR:")]
+    if errors:
+        return errors[0]
+    return lines[-1] if lines else f"exit status {returncode}"
 
 
 def _same_notification(plan: Plan, configs: object) -> bool:

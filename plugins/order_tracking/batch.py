@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from batch_documents import Manifest, ManifestObject, RunMode, gcs_uri
+from order_tracking.config import staging_prefix_problem
 
 MANIFEST_NAME = "manifest.json"
 MAX_BATCH_ID_LENGTH = 120
@@ -30,7 +31,6 @@ STAGE_RESULT_NAME = "stage_result.json"
 MERGE_RESULT_NAME = "merge_result.json"
 SNAPSHOTS_FOLDER = "objects/"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-_GLOB_CHARACTERS = frozenset("*?[]{}\\")
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,8 @@ def select_batch(
 def direct_children_glob(prefix: str) -> str:
     """A ``matchGlob`` matching the objects directly under ``prefix`` (not ``prefix`` itself, a
     "folder" placeholder, nor objects in its sub-folders): ``?`` and ``*`` never match ``/``."""
-    if _GLOB_CHARACTERS & set(prefix):
-        raise ValueError(f"the staging prefix {prefix!r} must not contain glob characters *?[]{{}}\\")
-    if not prefix.endswith("/"):
-        raise ValueError(f"the staging prefix {prefix!r} must end with '/'")
+    if problem := staging_prefix_problem(prefix):
+        raise ValueError(f"the staging prefix {problem}")
     return prefix + "?*"
 
 

@@ -109,11 +109,11 @@ class PipelineConfig:
         if not self.bucket:
             raise _invalid("bucket", "must name the feed's bucket")
         for name in _PREFIXES:
-            prefix = getattr(self, name)
-            if not prefix.endswith("/") or prefix.startswith("/") or prefix == "/":
-                raise _invalid(name, f"must be a folder like 'staging_zn/' (ending in '/'), not {prefix!r}")
-        if _GLOB_CHARACTERS & set(self.staging_prefix):
-            raise _invalid("staging_prefix", "must not contain *?[]{}\\: the sensor matches it as a glob")
+            problem = (staging_prefix_problem if name == "staging_prefix" else folder_prefix_problem)(
+                getattr(self, name)
+            )
+            if problem:
+                raise _invalid(name, problem)
         spec = self.cluster_spec
         if not isinstance(spec, Mapping) or not isinstance(spec.get("spark_version"), str):
             raise _invalid("cluster_spec", "must be a JSON object with a spark_version")
@@ -182,6 +182,27 @@ class PipelineConfig:
 def _variable(name: str) -> str:
     """The environment variable that sets a field, as the README names it."""
     return ENV_PREFIX + name.upper()
+
+
+def folder_prefix_problem(prefix: str) -> str | None:
+    """Why ``prefix`` cannot be one of the pipeline's folders in the bucket, or ``None`` if it can.
+
+    A folder ends in ``/`` and does not start with one (object names have no leading slash).
+    """
+    if not prefix.endswith("/") or prefix.startswith("/"):
+        return f"must be a folder like 'staging_zn/' (ending in '/'), not {prefix!r}"
+    return None
+
+
+def staging_prefix_problem(prefix: str) -> str | None:
+    """:func:`folder_prefix_problem`, and no glob character: the GCS sensor's ``matchGlob`` is the
+    prefix followed by ``?*`` (``batch.direct_children_glob``), so ``*?[]{}\\`` in the prefix would
+    match other folders' objects."""
+    if problem := folder_prefix_problem(prefix):
+        return problem
+    if _GLOB_CHARACTERS & set(prefix):
+        return "must not contain *?[]{}\\: the sensor matches it as a glob"
+    return None
 
 
 def _invalid(name: str, detail: str) -> ConfigError:

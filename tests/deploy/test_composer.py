@@ -25,12 +25,13 @@ from deploy.composer import (
 from tests.conftest import BUCKET
 from tests.deploy.conftest import Lines, run_failing_command
 
+# requirements.txt also pins the Google provider, which Composer ships: it is never required.
 PROVIDERS = [
-    "apache-airflow-providers-google==22.8.0",
     "apache-airflow-providers-databricks==7.23.0",
     "apache-airflow-providers-smtp==3.2.0",
     "apache-airflow-providers-slack==9.11.1",
 ]
+USES_GOOGLE = "uses Composer's own apache-airflow-providers-google (do not pin it)"
 
 
 def _repo_files() -> dict[str, Path]:
@@ -60,7 +61,7 @@ def _upload_lines(bucket_name: str) -> list[str]:
     ]
 
 
-def test_the_providers_to_install_are_read_from_requirements() -> None:
+def test_the_providers_to_install_are_read_from_requirements_but_composers_own() -> None:
     assert provider_requirements() == PROVIDERS
 
 
@@ -76,6 +77,7 @@ def test_a_dry_run_lists_every_file_and_destination_and_makes_no_call(
         f"delete-stale gs://{BUCKET}/plugins/order_tracking/* (objects not in the repo; "
         "a dry run does not list the bucket: add --list-remote)",
         *(f"requires {pin}" for pin in PROVIDERS),
+        USES_GOOGLE,
         "dry run: nothing was uploaded or deleted",
     ]
     assert "upload dags/order_tracking_incremental_load.py -> " in emitted.lines[0]
@@ -108,7 +110,11 @@ def test_deploy_copies_the_dags_and_the_plugins_package_byte_for_byte(
     assert sorted(objects) == sorted(expected)
     for name, path in expected.items():
         assert objects[name].download_as_bytes() == path.read_bytes(), name
-    assert emitted.lines == [*_upload_lines(BUCKET), *(f"requires {pin}" for pin in PROVIDERS)]
+    assert emitted.lines == [
+        *_upload_lines(BUCKET),
+        *(f"requires {pin}" for pin in PROVIDERS),
+        USES_GOOGLE,
+    ]
 
 
 def test_a_redeploy_deletes_a_stale_plugin_module_and_touches_nothing_else(

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from deploy.pubsub_notifications import main
+from deploy.pubsub_notifications import failure_reason, main
 from tests.deploy.conftest import Lines, run_failing_command
 
 MODULE = "deploy.pubsub_notifications"
@@ -147,6 +147,11 @@ def test_flags_reach_the_commands(emitted: Lines) -> None:
             "--bucket 'Bad_Bucket' is not a Cloud Storage bucket name",
         ),
         (["--project", P, "--prefix", "staging_zn"], "--prefix must be a folder like 'staging_zn/'"),
+        (["--project", P, "--prefix", "/staging_zn/"], "--prefix must be a folder like 'staging_zn/'"),
+        *(
+            (["--project", P, "--prefix", f"staging{glob}/"], "--prefix must not contain *?[]{}\\")
+            for glob in "*?[]{}\\"
+        ),
         (["--project", P, "--topic", "google-topic"], "--topic 'google-topic' is not a Pub/Sub ID"),
         (["--project", P, "--subscription", "9lives"], "--subscription '9lives' is not a Pub/Sub ID"),
         (["--project", P, "--ack-deadline", "5"], "--ack-deadline is 10 to 600 seconds, not 5"),
@@ -209,7 +214,9 @@ with (state / "calls.jsonl").open("a") as log:
     log.write(json.dumps(args) + "\\n")
 fail = os.environ.get("FAKE_GCLOUD_FAIL", "")
 if fail and " ".join(args).startswith(fail):
-    sys.stderr.write("WARNING: something\\nERROR: (gcloud.pubsub.topics.create) PERMISSION_DENIED: denied\\n")
+    sys.stderr.write("WARNING: something\\nERROR: (gcloud.pubsub.topics.create) PERMISSION_DENIED: denied\\n"
+                     "- '@type': type.googleapis.com/google.rpc.ErrorInfo\\n"
+                     "  reason: IAM_PERMISSION_DENIED\\n")
     sys.exit(1)
 key = " ".join(a for a in args if not a.startswith("--"))
 if args[:3] in (["pubsub", "topics", "create"], ["pubsub", "subscriptions", "create"]):
@@ -281,6 +288,22 @@ def test_running_it_again_creates_nothing_twice(fake_gcloud: Path, emitted: Line
     ]
     assert len(creates) == 1
     assert len(json.loads((fake_gcloud / "notifications.json").read_text())) == 1
+
+
+@pytest.mark.parametrize(
+    ("stderr", "reason"),
+    [
+        (
+            "WARNING: w\nERROR: (gcloud.x) NOT_FOUND: gone\nTo fix, run:\n  gcloud auth login\n",
+            "ERROR: (gcloud.x) NOT_FOUND: gone",
+        ),
+        ("ERROR: first\nERROR: second\n", "ERROR: first"),
+        ("Traceback (most recent call last):\n  ...\nOSError: boom\n", "OSError: boom"),
+        ("\n  \n", "exit status 2"),
+    ],
+)
+def test_the_reason_of_a_failed_gcloud_is_its_error_line(stderr: str, reason: str) -> None:
+    assert failure_reason(stderr, 2) == reason
 
 
 def test_a_failing_gcloud_command_is_one_error_line_with_its_reason(

@@ -83,7 +83,7 @@ def test_the_sensor_glob_matches_only_objects_directly_under_the_prefix() -> Non
     assert direct_children_glob("staging_zn/") == "staging_zn/?*"
     with pytest.raises(ValueError, match="glob"):
         direct_children_glob("staging[1]/")
-    with pytest.raises(ValueError, match="end with"):
+    with pytest.raises(ValueError, match="ending in"):
         direct_children_glob("staging_zn")
 
 
