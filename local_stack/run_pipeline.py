@@ -14,11 +14,14 @@ import shlex
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from batch_documents import Outcome
 from local_stack.airflow_env import LOCAL_DIR
 from local_stack.gcs_emulator import emulator_client
+from local_stack.input_files import InputFilesError, staging_names
 from local_stack.jars import ensure_jars
 from local_stack.local_stack import LocalStack
 from local_stack.samples import sample_objects
@@ -28,12 +31,16 @@ STAGING = "staging_zn/"
 TABLES = ("stage_zn_new", "target_zn_new", "rejects_zn_new", "ledger_zn_new", "audit_zn_new")
 
 
-def upload_inputs(client: Any, inputs: list[Path]) -> list[str]:
-    files = {path.name: path.read_bytes() for path in inputs} if inputs else sample_objects()
+def upload_inputs(client: Any, inputs: dict[str, Path]) -> list[str]:
+    """Upload ``{object name: local file}`` (from :func:`staging_names`), or the samples if empty."""
+    if inputs:
+        objects = {name: path.read_bytes() for name, path in inputs.items()}
+    else:
+        objects = {STAGING + name: data for name, data in sample_objects().items()}
     bucket = client.bucket(BUCKET)
-    for name, data in files.items():
-        bucket.blob(STAGING + name).upload_from_string(data, content_type="text/csv")
-    return [STAGING + name for name in files]
+    for name, data in objects.items():
+        bucket.blob(name).upload_from_string(data, content_type="text/csv")
+    return list(objects)
 
 
 def run_dag(env: dict[str, str], log_file: Path) -> int:
@@ -62,22 +69,39 @@ def summarize(client: Any, warehouse: Path) -> dict[str, Any]:
     if merges:
         folder = merges[-1].rsplit("/", 1)[0]
         bucket = client.bucket(BUCKET)
-        stage = json.loads(bucket.blob(f"{folder}/stage_result.json").download_as_bytes())
-        merge = json.loads(bucket.blob(f"{folder}/merge_result.json").download_as_bytes())
-        summary |= {
-            "batch_id": stage["batch_id"],
-            "objects_processed": len(stage["objects"]),
-            "objects_duplicate": sum(1 for obj in stage["objects"] if obj["outcome"] == "duplicate"),
-            "records_read": stage["records_read"],
-            "rows_staged": stage["rows_staged"],
-            "rows_rejected": stage["rows_rejected"],
-            "target_inserted": merge["inserted"],
-            "target_updated": merge["updated"],
-            "stale_skipped": merge["stale_skipped"],
-            "superseded_in_batch": merge["superseded_in_batch"],
-            "rows_in_target": merge["target_rows"],
+        documents = {
+            name: json.loads(bucket.blob(f"{folder}/{name}.json").download_as_bytes())
+            for name in ("manifest", "stage_result", "merge_result")
         }
+        summary |= batch_summary(**documents)
     return summary
+
+
+def batch_summary(
+    manifest: dict[str, Any], stage_result: dict[str, Any], merge_result: dict[str, Any]
+) -> dict[str, Any]:
+    """One batch's figures from its three documents (JSON as the DAG and the jobs write them).
+
+    Every object the batch was cut with is counted once: the CSV objects by the stage job's outcome
+    (``loaded``, ``duplicate``, ``quarantined``) and the objects not named ``*.csv``, which the cut
+    sends to quarantine without any job reading them (``not_csv``).
+    """
+    outcomes = Counter(obj["outcome"] for obj in stage_result["objects"])
+    return {
+        "batch_id": stage_result["batch_id"],
+        "objects_loaded": outcomes[Outcome.LOADED.value],
+        "objects_duplicate": outcomes[Outcome.DUPLICATE.value],
+        "objects_quarantined": outcomes[Outcome.QUARANTINED.value],
+        "objects_not_csv": len(manifest.get("not_csv", [])),
+        "records_read": stage_result["records_read"],
+        "rows_staged": stage_result["rows_staged"],
+        "rows_rejected": stage_result["rows_rejected"],
+        "target_inserted": merge_result["inserted"],
+        "target_updated": merge_result["updated"],
+        "stale_skipped": merge_result["stale_skipped"],
+        "superseded_in_batch": merge_result["superseded_in_batch"],
+        "rows_in_target": merge_result["target_rows"],
+    }
 
 
 def main() -> int:
@@ -93,8 +117,10 @@ def main() -> int:
     )
     args = parser.parse_args()
     args.input += [Path(name) for name in args.input_list]
-    if missing := [str(path) for path in args.input if not path.is_file()]:
-        parser.error(f"no such file: {', '.join(missing)} (quote names with spaces inside INPUT)")
+    try:
+        inputs = staging_names(args.input, STAGING, variable="INPUT")
+    except InputFilesError as error:
+        parser.error(str(error))
     started = time.monotonic()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the runner's stats call is not news
     ensure_jars()
@@ -107,7 +133,7 @@ def main() -> int:
     with LocalStack(warehouse, airflow_home=LOCAL_DIR / "airflow", airflow_settings=no_deadline) as stack:
         stack.migrate_airflow_db()
         client = emulator_client(stack.gcs_url)
-        dropped = upload_inputs(client, args.input)
+        dropped = upload_inputs(client, inputs)
         print(f"dropped {len(dropped)} object(s) under gs://{BUCKET}/{STAGING}", flush=True)
         log_file = LOCAL_DIR / "logs" / f"dag-run-{int(time.time())}.log"
         code = run_dag(stack.env, log_file)

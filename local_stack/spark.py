@@ -64,7 +64,24 @@ def build_local_spark(
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    _quiet_csv_header_checker(spark)
     return spark
+
+
+def _quiet_csv_header_checker(spark: SparkSession) -> None:
+    """Silence Spark's "CSV header does not conform to the schema" warning, once per object read.
+
+    The stage job reads each object with the schema its own header probe built (names trimmed and
+    ASCII lower-cased: spark_tasks.contract.normalize_column), so Spark's header check warns on
+    every producer header that is not already canonical ("Tracking_Num ", "STATUS"). The probe has
+    decided already; the warning says nothing new. On Databricks the same lines go to the driver
+    log, where they are harmless.
+    """
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
+        "org.apache.spark.sql.catalyst.csv.CSVHeaderChecker", jvm.org.apache.logging.log4j.Level.ERROR
+    )
 
 
 def end_gateway_jvm(gateway: Any, timeout: float) -> None:
