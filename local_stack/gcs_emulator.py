@@ -403,7 +403,20 @@ class GcsEmulator:
         setattr(self._server._storage, _NOTIFICATIONS, notifications)
 
     def start(self) -> GcsEmulator:
-        self._server.start()
+        """Serve from a background thread; returns once it listens.
+
+        Raises:
+            OSError: the server thread died before listening, most often because the port is taken
+                (the library's own ``start`` would wait for ever then).
+        """
+        api = self._server._api  # gcp-storage-emulator's APIThread: binds and serves in run()
+        api.start()
+        while not api.is_running.wait(0.05):
+            if not api.is_alive():
+                raise OSError(
+                    f"the GCS emulator could not listen on {self.url} (its error is printed above); "
+                    f"is the port taken? `ss -ltnp 'sport = :{self.port}'` shows by what"
+                )
         return self
 
     def stop(self) -> None:

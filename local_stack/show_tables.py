@@ -15,12 +15,13 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=5)
     args = parser.parse_args()
     warehouse = LOCAL_DIR / "warehouse"
-    spark = build_local_spark("http://127.0.0.1:9", warehouse, app_name="order-tracking-tables")
     tables = (
         sorted(p for p in warehouse.iterdir() if (p / "_delta_log").is_dir()) if warehouse.is_dir() else []
     )
-    if not tables:
+    if not tables:  # said before Spark starts, which takes a while
         print(f"no Delta tables under {warehouse} yet: run `make run` first")
+        return
+    spark = build_local_spark("http://127.0.0.1:9", warehouse, app_name="order-tracking-tables")
     for path in tables:
         frame = spark.read.format("delta").load(str(path))
         print(f"\n== {path.name}: {frame.count()} rows  ({path})")

@@ -223,3 +223,22 @@ def test_a_refusal_is_a_json_error_the_connector_understands(bucket: Any) -> Non
     with pytest.raises(NotFound) as missing:
         bucket.blob("e/none.csv").reload()
     assert missing.value.errors[0]["reason"] == "notFound"
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the bind error
+def test_a_taken_port_is_a_clear_error_not_a_hang() -> None:
+    import socket
+
+    from local_stack.gcs_emulator import GcsEmulator, emulator_client
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=f"could not listen on http://127.0.0.1:{port}.*port taken"):
+            GcsEmulator(port, "b").start()
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    with GcsEmulator(port, "b") as emulator:  # a free port still starts, and serves
+        assert [b.name for b in emulator_client(emulator.url).list_buckets()] == ["b"]
