@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,19 @@ REPO = Path(__file__).resolve().parent.parent
 LOCAL_DIR = REPO / ".local"
 LOCAL_TOKEN = "local-dev-token"  # the local runner's bearer token; not a secret (loopback only)
 DEFAULT_API_PORT = 8080  # ``make up``'s UI port, documented in the README
+# Where the local stack serves the feed and which connections reach it: the DAG must use these here,
+# whatever the shell exports (deploy-pubsub reads ORDER_TRACKING_BUCKET and _STAGING_PREFIX from it,
+# so a developer may well have them set for production). The values are the DAG's defaults.
+LOCAL_FEED = {
+    "ORDER_TRACKING_BUCKET": "tracking_orders",
+    "ORDER_TRACKING_STAGING_PREFIX": "staging_zn/",
+    "ORDER_TRACKING_ARCHIVE_PREFIX": "archive/",
+    "ORDER_TRACKING_QUARANTINE_PREFIX": "quarantine/",
+    "ORDER_TRACKING_BATCHES_PREFIX": "_batches/",
+    "ORDER_TRACKING_STATE_PREFIX": "_state/",
+    "ORDER_TRACKING_GCP_CONN_ID": "google_cloud_default",
+    "ORDER_TRACKING_DATABRICKS_CONN_ID": "databricks_default",
+}
 
 
 def free_port() -> int:
@@ -42,6 +56,17 @@ def databricks_connection(port: int, token: str = LOCAL_TOKEN) -> dict[str, Any]
     return {"conn_type": "databricks", "host": "127.0.0.1", "port": port, "schema": "http", "password": token}
 
 
+def overridden_feed_notes(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One note for each :data:`LOCAL_FEED` setting the shell sets to another value, which the local
+    stack replaces: said out loud, rather than a run looking in the wrong place in silence."""
+    env = os.environ if environ is None else environ
+    return [
+        f"note: {name}={env[name]!r} from your shell is not used here; the local stack uses {value!r}"
+        for name, value in LOCAL_FEED.items()
+        if env.get(name, value) != value
+    ]
+
+
 def airflow_env(
     airflow_home: Path, stack: LocalStackAddresses, api_port: int = DEFAULT_API_PORT
 ) -> dict[str, str]:
@@ -65,6 +90,7 @@ def airflow_env(
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
             "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": json.dumps(google_conn),
             "AIRFLOW_CONN_DATABRICKS_DEFAULT": json.dumps(databricks_conn),
+            **LOCAL_FEED,
             "STORAGE_EMULATOR_HOST": stack.gcs_url,
             "ORDER_TRACKING_TABLES_ROOT": str(stack.warehouse),
             "ORDER_TRACKING_DATABRICKS_POLL_SECONDS": "2",

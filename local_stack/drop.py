@@ -10,7 +10,7 @@ from pathlib import Path
 
 from local_stack.gcs_emulator import emulator_client
 from local_stack.input_files import InputFilesError, staging_names
-from local_stack.settings import BUCKET, GCS_PORT
+from local_stack.settings import BUCKET, GCS_PORT, STAGING_PREFIX
 
 
 def main() -> None:
@@ -22,7 +22,7 @@ def main() -> None:
         default=[],
         help="more files as one shell-quoted string (make's FILES: no shell ever runs it)",
     )
-    parser.add_argument("--prefix", default="staging_zn/")
+    parser.add_argument("--prefix", default=STAGING_PREFIX)
     args = parser.parse_args()
     args.files += [Path(name) for name in args.file_list]
     if not args.files:

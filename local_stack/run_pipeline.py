@@ -19,15 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from batch_documents import Outcome
-from local_stack.airflow_env import LOCAL_DIR
+from local_stack.airflow_env import LOCAL_DIR, LOCAL_FEED, overridden_feed_notes
 from local_stack.gcs_emulator import emulator_client
 from local_stack.input_files import InputFilesError, staging_names
 from local_stack.jars import ensure_jars
 from local_stack.local_stack import LocalStack
 from local_stack.samples import sample_objects
-from local_stack.settings import BUCKET, DAG_ID
+from local_stack.settings import BUCKET, DAG_ID, STAGING_PREFIX
 
-STAGING = "staging_zn/"
+STAGING = STAGING_PREFIX
+ARCHIVE = LOCAL_FEED["ORDER_TRACKING_ARCHIVE_PREFIX"]
+QUARANTINE = LOCAL_FEED["ORDER_TRACKING_QUARANTINE_PREFIX"]
 TABLES = ("stage_zn_new", "target_zn_new", "rejects_zn_new", "ledger_zn_new", "audit_zn_new")
 
 
@@ -62,8 +64,8 @@ def summarize(client: Any, warehouse: Path) -> dict[str, Any]:
     merges = sorted(n for n in names if n.endswith("/merge_result.json"))
     summary: dict[str, Any] = {
         "objects_left_in_staging": sum(1 for n in names if n.startswith(STAGING)),
-        "objects_in_archive": sum(1 for n in names if n.startswith("archive/")),
-        "objects_in_quarantine": sum(1 for n in names if n.startswith("quarantine/")),
+        "objects_in_archive": sum(1 for n in names if n.startswith(ARCHIVE)),
+        "objects_in_quarantine": sum(1 for n in names if n.startswith(QUARANTINE)),
         "tables": {t: str(warehouse / t) for t in TABLES},
     }
     if merges:
@@ -121,6 +123,8 @@ def main() -> int:
         inputs = staging_names(args.input, STAGING, variable="INPUT")
     except InputFilesError as error:
         parser.error(str(error))
+    for note in overridden_feed_notes():
+        print(note, flush=True)
     started = time.monotonic()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the runner's stats call is not news
     ensure_jars()

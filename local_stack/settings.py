@@ -1,5 +1,5 @@
-"""Names and addresses every local tool agrees on: the bucket, the DAG id, and where ``make up``
-listens and keeps its files.
+"""Names and addresses every local tool agrees on: the bucket, its staging prefix, the DAG id, and
+where ``make up`` listens and keeps its files.
 
 ``LOCAL_STACK_DIR`` (default ``.local``), ``LOCAL_STACK_GCS_PORT`` (9023),
 ``LOCAL_STACK_DATABRICKS_PORT`` (8089) and ``LOCAL_STACK_API_PORT`` (8080) move the long-running
@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from local_stack.airflow_env import DEFAULT_API_PORT, LOCAL_DIR
+from local_stack.airflow_env import DEFAULT_API_PORT, LOCAL_DIR, LOCAL_FEED
 
-BUCKET = "tracking_orders"
+BUCKET = LOCAL_FEED["ORDER_TRACKING_BUCKET"]
+STAGING_PREFIX = LOCAL_FEED["ORDER_TRACKING_STAGING_PREFIX"]
 DAG_ID = "order_tracking_incremental_load"
 
 GCS_PORT = int(os.environ.get("LOCAL_STACK_GCS_PORT") or 9023)

@@ -27,6 +27,7 @@ import threading
 import time
 from types import FrameType
 
+from local_stack.airflow_env import overridden_feed_notes
 from local_stack.airflow_services import ADMIN_PASSWORD, ADMIN_USER, ServiceStartError
 from local_stack.local_stack import LocalStack
 from local_stack.processes import end_descendants
@@ -102,6 +103,8 @@ def main() -> int:
     """Run until a signal (exit 0) or a service's crash (exit 1, with its log tail)."""
     stop = OneStop()
     stop.install()
+    for note in overridden_feed_notes():
+        print(note, flush=True)
     for folder in ("warehouse", "gcs", "airflow", "logs"):
         (STACK_DIR / folder).mkdir(parents=True, exist_ok=True)
     stack = LocalStack(

@@ -1,0 +1,68 @@
+"""The local Airflow's environment: the DAG looks where the local stack serves, whatever the shell says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from local_stack.airflow_env import LOCAL_FEED, LocalStackAddresses, airflow_env, overridden_feed_notes
+from local_stack.settings import BUCKET, STAGING_PREFIX
+from order_tracking.config import PipelineConfig
+
+PRODUCTION = {
+    "ORDER_TRACKING_BUCKET": "acme-prod-feeds",
+    "ORDER_TRACKING_STAGING_PREFIX": "carriers/in/",
+    "ORDER_TRACKING_GCP_CONN_ID": "gcp_prod",
+}
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    stack = LocalStackAddresses("http://127.0.0.1:9999", 8099, tmp_path / "warehouse")
+    return airflow_env(tmp_path / "airflow", stack, api_port=8098)
+
+
+def test_local_feed_is_the_dags_own_defaults() -> None:
+    defaults = PipelineConfig()
+    assert {
+        f"ORDER_TRACKING_{name.upper()}": getattr(defaults, name)
+        for name in (
+            "bucket",
+            "staging_prefix",
+            "archive_prefix",
+            "quarantine_prefix",
+            "batches_prefix",
+            "state_prefix",
+            "gcp_conn_id",
+            "databricks_conn_id",
+        )
+    } == LOCAL_FEED
+    assert (defaults.bucket, defaults.staging_prefix) == (BUCKET, STAGING_PREFIX)
+
+
+def test_production_settings_in_the_shell_do_not_reach_the_local_dag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in PRODUCTION.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ORDER_TRACKING_SCHEMA_POLICY", "add")  # a setting to try locally: kept
+    config = PipelineConfig.from_env(_env(tmp_path))
+    assert (config.bucket, config.staging_prefix, config.gcp_conn_id) == (
+        "tracking_orders",
+        "staging_zn/",
+        "google_cloud_default",
+    )
+    assert config.schema_policy == "add"
+
+
+def test_each_replaced_setting_is_named_in_a_note() -> None:
+    notes = overridden_feed_notes(PRODUCTION | {"ORDER_TRACKING_ARCHIVE_PREFIX": "archive/"})
+    assert notes == [
+        "note: ORDER_TRACKING_BUCKET='acme-prod-feeds' from your shell is not used here; "
+        "the local stack uses 'tracking_orders'",
+        "note: ORDER_TRACKING_STAGING_PREFIX='carriers/in/' from your shell is not used here; "
+        "the local stack uses 'staging_zn/'",
+        "note: ORDER_TRACKING_GCP_CONN_ID='gcp_prod' from your shell is not used here; "
+        "the local stack uses 'google_cloud_default'",
+    ]
+    assert overridden_feed_notes({}) == []
