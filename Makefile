@@ -74,10 +74,11 @@ clean:  ## forget local state (tables, Airflow DB, emulator data); keeps the ven
 
 # Lanes: the other Airflow lines Cloud Composer offers (README, "Support"), each in a venv of its own
 # (.venv-<lane>) installed from its frozen lock, lanes/<lane>/constraints.txt. A lane runs the DAG
-# integrity and policy tests and the alert delivery tests on real Airflow of that line.
+# integrity and policy tests, the alert delivery tests and the run-start tests (schedule or events
+# mode, tests/plugins/test_run_start.py) on real Airflow of that line.
 .PHONY: lanes
 LANES = airflow-2.11 airflow-3.1 airflow-3.2
-LANE_TESTS = tests/dags tests/plugins/test_alerts.py
+LANE_TESTS = tests/dags tests/plugins/test_alerts.py tests/plugins/test_run_start.py
 
 # a pattern rule's target is an intermediate file make deletes after use: keep the stamp
 .PRECIOUS: .venv-%/.installed-stamp

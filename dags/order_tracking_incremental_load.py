@@ -11,6 +11,10 @@ their data interval. Configuration comes from ``ORDER_TRACKING_*`` environment v
 ``order_tracking.config``), read once when this file is parsed and handed to the tasks as an
 argument; credentials come from the Airflow connections it names. Parsing this file does no I/O.
 
+Runs start on the schedule (``ORDER_TRACKING_TRIGGER=schedule``, the default) or, on Airflow 3, on
+Pub/Sub notifications of new staging objects plus a safety schedule (``events``); either way the
+batch is cut from a listing of the staging prefix (``order_tracking.run_start``).
+
 Runs on Airflow 2.11 and 3.1+: what differs between them (import paths, the run deadline: a
 Deadline Alert on 3.1+, an SLA on 2.11) comes from ``order_tracking.compat``.
 
@@ -35,6 +39,7 @@ from order_tracking.databricks_jobs import MERGE, STAGE_LOAD, submit_run_payload
 from order_tracking.databricks_submit import IdempotentSubmitRunOperator
 from order_tracking.moves import MoveObjectGenerationsOperator
 from order_tracking.run_modes import dag_params
+from order_tracking.run_start import run_start
 from order_tracking.tasks import (
     SENSOR_TASK_ID,
     check_feed_freshness,
@@ -52,11 +57,15 @@ config = PipelineConfig.from_env()
 # rendered as a Jinja template (a cluster spec may hold Databricks' own {{secrets/<scope>/<key>}}).
 settings = literal(config.to_dict())
 deadline = run_deadline_for(config, DAG_ID)  # a Deadline Alert (Airflow 3.1+) or task SLAs (2.11)
+# ORDER_TRACKING_TRIGGER: "schedule" (SCHEDULE, then the sensor waits) or "events" (a Pub/Sub message
+# about a new staging object, or the safety schedule; the sensor then only checks): the schedule and
+# the sensor's wait.
+start = run_start(config, DAG_ID)
 
 with DAG(
     dag_id=DAG_ID,
     description="Upsert parcel tracking events from GCS CSV drops into a Delta table on Databricks",
-    schedule=config.schedule_or_none,
+    schedule=start.schedule,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,  # merges into the target never race
@@ -85,8 +94,8 @@ with DAG(
         use_glob=True,
         google_cloud_conn_id=config.gcp_conn_id,
         deferrable=True,
-        poke_interval=config.sensor_poke_seconds,
-        timeout=config.sensor_timeout_seconds,
+        poke_interval=start.sensor_poke_seconds,
+        timeout=start.sensor_timeout_seconds,
         soft_fail=True,  # nothing arrived: the run is skipped, not failed
     )
 

@@ -27,6 +27,19 @@ both. Each rule names its source.
   error. On both lines ``BaseSensorOperator.resume_execution`` turns either into a skip when the
   sensor has ``soft_fail`` (Airflow 2.11: ``except (AirflowException, TaskDeferralError)``), so
   the soft-fail skip of the sensor needs nothing here.
+- **Event-driven start.** ``AssetWatcher`` (AIP-82, event-driven scheduling) is new in Airflow 3.0
+  (release notes 3.0.0; docs "Event-driven scheduling"): an ``Asset``'s watcher runs a
+  ``BaseEventTrigger`` in the triggerer and each event it yields is an asset event that schedules
+  the DAGs depending on the asset. Airflow 2.11 has neither (nor ``BaseEventTrigger``), so
+  :data:`HAS_ASSET_WATCHERS` is false there and the DAG refuses ``ORDER_TRACKING_TRIGGER=events``
+  (``order_tracking.run_start``). The schedule combining the asset with a cron
+  (``AssetOrTimeSchedule`` with a ``CronTriggerTimetable``) is in ``airflow.sdk`` from Airflow 3.2
+  and in ``airflow.timetables.assets`` / ``airflow.timetables.trigger`` on 3.1; :func:`event_schedule`
+  builds it on either. The Google provider's ``PubsubPullTrigger`` takes ``return_immediately``
+  in the main lane's 22.8.0 (it warns when it is not given, and ``False`` long-polls instead of
+  using Pub/Sub's deprecated ``returnImmediately``), not in the 22.2.2 of Composer's 3.1 and 3.2
+  images, which always pulls with ``returnImmediately`` and sleeps ``poke_interval`` between empty
+  pulls. :func:`pubsub_watcher_trigger` passes it where the trigger takes it.
 - **The trigger form** is the DAG's ``Param``s on both lines (docs "Params"; Airflow 2 renders them
   in "Trigger DAG w/ config", Airflow 3 in the "Trigger Dag" dialog). Mapped tasks
   (``partial().expand_kwargs()``, Airflow 2.4+), setup/teardown (2.7+), deferrable operators and
@@ -35,6 +48,7 @@ both. Each rule names its source.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -45,9 +59,12 @@ import airflow
 # Major and minor of Airflow's own version string ("2.11.1+composer", "3.3.2", "3.4.0.dev0").
 _MAJOR, _MINOR = (int(part) for part in airflow.__version__.split(".")[:2])
 AIRFLOW_VERSION = (_MAJOR, _MINOR)
+AIRFLOW_RELEASE: str = airflow.__version__  # as errors name it
 AIRFLOW_3 = AIRFLOW_VERSION >= (3, 0)
 # Deadline Alerts exist from Airflow 3.1 (docs howto/deadline-alerts: "new in Airflow 3.1").
 HAS_DEADLINE_ALERTS = AIRFLOW_VERSION >= (3, 1)
+# Asset watchers, the event-driven start, exist from Airflow 3.0 (AIP-82).
+HAS_ASSET_WATCHERS = AIRFLOW_3
 # The Airflow lines this package is tested on (README, "Support"): older lines are refused at parse.
 OLDEST_SUPPORTED = (2, 11)
 if AIRFLOW_VERSION < OLDEST_SUPPORTED or (AIRFLOW_3 and not HAS_DEADLINE_ALERTS):
@@ -85,8 +102,10 @@ else:  # Airflow 2.11
 
 __all__ = [
     "AIRFLOW_3",
+    "AIRFLOW_RELEASE",
     "AIRFLOW_VERSION",
     "DAG",
+    "HAS_ASSET_WATCHERS",
     "HAS_DEADLINE_ALERTS",
     "TRIGGER_TIMEOUT",
     "AirflowFailException",
@@ -97,9 +116,11 @@ __all__ = [
     "TriggerRule",
     "XComArg",
     "chain",
+    "event_schedule",
     "is_deferral_timeout",
     "literal",
     "notifier_context",
+    "pubsub_watcher_trigger",
     "run_deadline",
     "setup",
     "task",
@@ -197,3 +218,74 @@ def notifier_context(context: Mapping[str, Any] | None = None) -> dict[str, Any]
     3's notifiers need no key.
     """
     return {"dag": None, **(context or {})}
+
+
+def pubsub_watcher_trigger(
+    *,
+    project_id: str,
+    subscription: str,
+    gcp_conn_id: str,
+    max_messages: int,
+    poke_interval: float,
+) -> Any:
+    """The Google provider's ``PubsubPullTrigger`` as an asset watcher's trigger (a
+    ``BaseEventTrigger`` on Airflow 3): it pulls up to ``max_messages`` messages from
+    ``projects/<project_id>/subscriptions/<subscription>``, acknowledges them at once (a message
+    only wakes the DAG: nothing in it is needed later, and an unacknowledged one would wake it
+    again after every ack deadline) and yields one event for them. Building it does no I/O.
+
+    ``return_immediately=False`` (a long poll: a message is seen as soon as it is published) where
+    the installed provider takes it (22.8.0); older ones (22.2.2) pull with ``returnImmediately``
+    and sleep ``poke_interval`` seconds between empty pulls.
+    """
+    from airflow.providers.google.cloud.triggers.pubsub import PubsubPullTrigger
+
+    kwargs: dict[str, Any] = {
+        "project_id": project_id,
+        "subscription": subscription,
+        "max_messages": max_messages,
+        "ack_messages": True,
+        "gcp_conn_id": gcp_conn_id,
+        "poke_interval": poke_interval,
+    }
+    if "return_immediately" in inspect.signature(PubsubPullTrigger.__init__).parameters:
+        kwargs["return_immediately"] = False
+    return PubsubPullTrigger(**kwargs)
+
+
+def event_schedule(
+    *,
+    asset_name: str,
+    asset_uri: str,
+    watcher_name: str,
+    trigger: Any,
+    safety_cron: str | None,
+) -> Any:
+    """A DAG ``schedule`` started by ``trigger``'s events and, if ``safety_cron`` is not None, also
+    by that cron (UTC): ``AssetOrTimeSchedule(timetable=CronTriggerTimetable(...), assets=[asset])``,
+    or ``[asset]`` alone. The asset is ``asset_name`` / ``asset_uri`` with one ``AssetWatcher``.
+    Airflow 3 only (:data:`HAS_ASSET_WATCHERS`).
+
+    Raises:
+        ValueError: ``safety_cron`` is not a cron expression or preset Airflow accepts (its message).
+    """
+    if not HAS_ASSET_WATCHERS:
+        raise RuntimeError(f"asset watchers need Airflow 3, not Airflow {AIRFLOW_RELEASE}")
+    from airflow.exceptions import AirflowTimetableInvalid
+    from airflow.sdk import Asset, AssetWatcher
+
+    asset = Asset(name=asset_name, uri=asset_uri, watchers=[AssetWatcher(name=watcher_name, trigger=trigger)])
+    if safety_cron is None:
+        return [asset]
+    try:  # Airflow 3.2+
+        from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable
+    except ImportError:  # Airflow 3.1
+        from airflow.timetables.assets import AssetOrTimeSchedule  # type: ignore[assignment]
+        from airflow.timetables.trigger import CronTriggerTimetable  # type: ignore[assignment]
+
+    cron = CronTriggerTimetable(safety_cron, timezone="UTC")
+    try:
+        cron.validate()  # what the DAG processor would refuse later, refused now
+    except AirflowTimetableInvalid as err:
+        raise ValueError(str(err)) from err
+    return AssetOrTimeSchedule(timetable=cron, assets=[asset])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -57,6 +58,15 @@ _POSITIVE = (
 _NOT_NEGATIVE = ("task_retries", "run_deadline_seconds")
 _PREFIXES = ("staging_prefix", "archive_prefix", "quarantine_prefix", "batches_prefix", "state_prefix")
 _GLOB_CHARACTERS = frozenset("*?[]{}\\")
+# What starts a run (README, "Event-driven start"): ``schedule``, the DAG's schedule and a sensor that
+# waits for objects; ``events``, a Pub/Sub message about a new staging object (Airflow 3 only).
+TRIGGER_SCHEDULE = "schedule"
+TRIGGER_EVENTS = "events"
+TRIGGERS = (TRIGGER_SCHEDULE, TRIGGER_EVENTS)
+# The subscription ``make deploy-pubsub`` creates (deploy/pubsub_notifications.py, DEFAULT_SUBSCRIPTION).
+DEFAULT_PUBSUB_SUBSCRIPTION = "order-tracking-staging-finalize-airflow"
+# https://cloud.google.com/pubsub/docs/pubsub-basics#resource_names (the rule deploy-pubsub applies)
+_PUBSUB_ID = re.compile(r"[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}")
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,12 @@ class PipelineConfig:
     alert_emails: str = ""  # comma-separated recipients; empty: no email alerts
     smtp_conn_id: str = "smtp_default"
     slack_conn_id: str = ""  # a Slack incoming-webhook connection; empty: no Slack alerts
+    # What starts a run: "schedule" (SCHEDULE, then the sensor waits) or "events" (a Pub/Sub message
+    # on the subscription below, Airflow 3 only; SCHEDULE is then unused and SAFETY_SCHEDULE runs too).
+    trigger: str = TRIGGER_SCHEDULE
+    pubsub_project: str = ""  # the subscription's project; required with trigger "events"
+    pubsub_subscription: str = DEFAULT_PUBSUB_SUBSCRIPTION  # its ID, not its projects/... path
+    safety_schedule: str = "0 */3 * * *"  # events: a run that catches what a lost message left; "none"
 
     def __post_init__(self) -> None:
         for name in _POSITIVE:
@@ -114,12 +130,43 @@ class PipelineConfig:
             )
             if problem:
                 raise _invalid(name, problem)
+        self._check_trigger()
         spec = self.cluster_spec
         if not isinstance(spec, Mapping) or not isinstance(spec.get("spark_version"), str):
             raise _invalid("cluster_spec", "must be a JSON object with a spark_version")
         tags = spec.get("custom_tags", {})
         if not isinstance(tags, Mapping) or not all(isinstance(v, str) for v in tags.values()):
             raise _invalid("cluster_spec", "custom_tags must be an object of strings")
+
+    def _check_trigger(self) -> None:
+        """The trigger mode and the Pub/Sub subscription it reads. The safety schedule's cron is
+        checked where its timetable is built (``order_tracking.run_start``), by Airflow's own rule."""
+        if self.trigger not in TRIGGERS:
+            raise _invalid("trigger", f"must be one of {', '.join(TRIGGERS)}, not {self.trigger!r}")
+        subscription = self.pubsub_subscription
+        if "/" in subscription:
+            raise _invalid(
+                "pubsub_subscription",
+                f"must be the subscription's ID alone (like {DEFAULT_PUBSUB_SUBSCRIPTION!r}), not the path "
+                f"{subscription!r}: the project goes in {_variable('pubsub_project')}",
+            )
+        if not _PUBSUB_ID.fullmatch(subscription) or subscription.lower().startswith("goog"):
+            raise _invalid(
+                "pubsub_subscription",
+                f"must be a Pub/Sub subscription ID (3 to 255 characters: letters, digits, - _ . ~ + %, "
+                f"starting with a letter, not with 'goog'), not {subscription!r}",
+            )
+        project = self.pubsub_project
+        if set(project) & set("/ \t\n"):
+            raise _invalid("pubsub_project", f"must be a project ID like 'my-project', not {project!r}")
+        if self.trigger == TRIGGER_EVENTS and not project:
+            raise _invalid(
+                "pubsub_project",
+                f"must name the project of the subscription {subscription!r} when "
+                f"{_variable('trigger')} is {TRIGGER_EVENTS}",
+            )
+        if not self.safety_schedule.strip():
+            raise _invalid("safety_schedule", "must be a cron expression or preset, or 'none'")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PipelineConfig:
@@ -174,6 +221,10 @@ class PipelineConfig:
     @property
     def schedule_or_none(self) -> str | None:
         return None if self.schedule.lower() == "none" else self.schedule
+
+    @property
+    def safety_schedule_or_none(self) -> str | None:
+        return None if self.safety_schedule.lower() == "none" else self.safety_schedule
 
     def gcs_uri(self, name: str) -> str:
         return f"gs://{self.bucket}/{name}"

@@ -19,7 +19,13 @@ from airflow.providers.google.cloud.sensors.gcs import GCSObjectExistenceSensor
 
 from local_stack.databricks_api import parse_create_cluster, parse_submit_run
 from order_tracking.batch import MANIFEST_NAME, batch_dir, batch_id_for_run
-from order_tracking.compat import AIRFLOW_3, HAS_DEADLINE_ALERTS, TRIGGER_TIMEOUT, AirflowSkipException
+from order_tracking.compat import (
+    AIRFLOW_3,
+    HAS_ASSET_WATCHERS,
+    HAS_DEADLINE_ALERTS,
+    TRIGGER_TIMEOUT,
+    AirflowSkipException,
+)
 from order_tracking.config import PipelineConfig
 from order_tracking.databricks_jobs import DATABRICKS_TIMEOUT_GRACE_SECONDS, create_cluster_payload
 from order_tracking.databricks_submit import IdempotentSubmitRunOperator
@@ -295,6 +301,198 @@ def test_parsing_does_no_io_and_imports_nothing_heavy() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "HEAVY=\n" in done.stdout, done.stdout
+
+
+# How runs start under several ORDER_TRACKING_* settings: one fresh interpreter imports Airflow once,
+# then parses the DAG file in a forked child per setting (Airflow's @teardown cannot be called twice
+# in one process), with sockets and Variable reads refused. Each child prints the schedule after a
+# round trip through Airflow's own DAG serialization (what the scheduler and the triggerer read), and
+# the sensor's wait.
+START_SETTINGS: dict[str, dict[str, str]] = {
+    "default": {},
+    "events": {
+        "TRIGGER": "events",
+        "PUBSUB_PROJECT": "my-project",
+        "PUBSUB_SUBSCRIPTION": "staging-events",
+        "SAFETY_SCHEDULE": "15 */2 * * *",
+        "BUCKET": "elsewhere",
+        "GCP_CONN_ID": "gcp_feed",
+    },
+    "events, no safety schedule": {
+        "TRIGGER": "events",
+        "PUBSUB_PROJECT": "my-project",
+        "SAFETY_SCHEDULE": "none",
+    },
+    "events, bad safety schedule": {
+        "TRIGGER": "events",
+        "PUBSUB_PROJECT": "my-project",
+        "SAFETY_SCHEDULE": "61 * * * *",
+    },
+}
+START_PROBE = textwrap.dedent(
+    f"""
+    import json, os, socket, sys
+    def _refuse(*args, **kwargs):
+        raise AssertionError("network I/O while parsing the DAG file")
+    socket.socket.connect = _refuse
+    socket.create_connection = _refuse
+    {VARIABLE_IMPORT}
+    Variable.get = staticmethod(_refuse)
+    sys.path.insert(0, {str(REPO / "plugins")!r})
+    {DAGBAG_IMPORT}
+    try:  # Airflow 3.3+
+        from airflow.serialization.serialized_objects import DagSerialization as Serialization
+    except ImportError:  # Airflow 2.11 to 3.2
+        from airflow.serialization.serialized_objects import SerializedDAG as Serialization
+
+    # What the DAG file imports, imported once here instead of in each child (none reads settings).
+    import importlib, re
+    dag_source = open({str(DAG_FILE)!r}).read()
+    for module in re.findall(r"^from ([\\w.]+) import", dag_source, re.MULTILINE):
+        if module != "__future__":
+            importlib.import_module(module)
+    import order_tracking.run_start
+
+    def how_runs_start():
+        bag = DagBag(dag_folder={str(DAG_FILE)!r})
+        errors = [str(error) for error in bag.import_errors.values()]
+        if errors:
+            return {{"errors": errors}}
+        dag = bag.dags[{DAG_ID!r}]
+        sensor = dag.get_task("wait_for_objects")
+        stored = Serialization.from_dict(json.loads(json.dumps(Serialization.to_dict(dag))))
+        timetable = stored.timetable
+        time_part = getattr(timetable, "timetable", timetable)  # an asset-or-time schedule's cron
+        condition = getattr(timetable, "asset_condition", None)
+        assets = [
+            {{
+                "name": asset.name,
+                "uri": asset.uri,
+                "watchers": [{{"name": watcher.name, **watcher.trigger}} for watcher in asset.watchers],
+            }}
+            for _, asset in (condition.iter_assets() if hasattr(condition, "iter_assets") else [])
+        ]
+        return {{
+            "errors": [],
+            "timetable": type(timetable).__name__,
+            "cron": getattr(time_part, "_expression", None),
+            "timezone": str(getattr(time_part, "_timezone", "")),
+            "assets": assets,
+            "max_active_runs": dag.max_active_runs,
+            "sensor": [sensor.poke_interval, sensor.timeout, sensor.soft_fail, sensor.deferrable],
+        }}
+
+    for case, settings in json.loads(sys.argv[1]).items():
+        sys.stdout.flush()
+        child = os.fork()
+        if child == 0:
+            os.environ.update({{f"ORDER_TRACKING_{{k}}": v for k, v in settings.items()}})
+            print("START=" + json.dumps([case, how_runs_start()]), flush=True)
+            os._exit(0)
+        _, status = os.waitpid(child, 0)
+        assert status == 0, (case, status)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def how_runs_start() -> dict[str, dict[str, Any]]:
+    """``START_PROBE``'s findings for each of ``START_SETTINGS``, by case."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDER_TRACKING_")}
+    done = subprocess.run(
+        [sys.executable, "-c", START_PROBE, json.dumps(START_SETTINGS)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = dict(
+        json.loads(line.removeprefix("START="))
+        for line in done.stdout.splitlines()
+        if line.startswith("START=")
+    )
+    assert set(found) == set(START_SETTINGS), done.stderr[-2000:]
+    return found
+
+
+def test_by_default_runs_start_on_the_schedule_and_the_sensor_waits(how_runs_start: dict[str, Any]) -> None:
+    """``schedule`` mode, as before the event-driven start: hourly, no asset, the sensor's 50 min."""
+    start = how_runs_start["default"]
+    assert start["errors"] == []
+    assert start["cron"] == "0 * * * *"
+    assert start["timetable"] == ("CronTriggerTimetable" if AIRFLOW_3 else "CronDataIntervalTimetable")
+    assert start["assets"] == []
+    assert start["sensor"] == [60, 3000, True, True]
+    assert start["max_active_runs"] == 1
+
+
+@pytest.mark.skipif(not HAS_ASSET_WATCHERS, reason="Airflow 3 only: asset watchers (2.11 refuses events)")
+def test_in_events_mode_a_pubsub_message_or_the_safety_schedule_starts_a_run(
+    how_runs_start: dict[str, Any],
+) -> None:
+    """``events`` mode as the scheduler and the triggerer read it: an asset-or-time schedule whose
+    asset has one watcher, the Google provider's Pub/Sub pull trigger on the configured project and
+    subscription (acknowledging what it pulls), or'd with the safety cron in UTC; one run at a time;
+    the sensor checks and waits only briefly. Parsing it opens no connection (the probe refuses)."""
+    start = how_runs_start["events"]
+    assert start["errors"] == []
+    assert (start["timetable"], start["cron"], start["timezone"]) == (
+        "AssetOrTimeSchedule",
+        "15 */2 * * *",
+        "UTC",
+    )
+    (asset,) = start["assets"]
+    assert (asset["name"], asset["uri"]) == (f"{DAG_ID}__staging_objects", "gs://elsewhere/staging_zn")
+    (watcher,) = asset["watchers"]
+    assert watcher["name"] == "staging_finalize_pubsub"
+    assert watcher["classpath"] == "airflow.providers.google.cloud.triggers.pubsub.PubsubPullTrigger"
+    kwargs = watcher["kwargs"]
+    assert (kwargs["project_id"], kwargs["subscription"], kwargs["gcp_conn_id"]) == (
+        "my-project",
+        "staging-events",
+        "gcp_feed",
+    )
+    assert kwargs["ack_messages"] is True
+    assert kwargs.get("return_immediately", False) is False  # a long poll where the provider has it
+    assert start["max_active_runs"] == 1
+    assert start["sensor"] == [5, 30, True, True]
+
+
+@pytest.mark.skipif(not HAS_ASSET_WATCHERS, reason="Airflow 3 only: asset watchers")
+def test_in_events_mode_without_a_safety_schedule_only_messages_start_runs(
+    how_runs_start: dict[str, Any],
+) -> None:
+    start = how_runs_start["events, no safety schedule"]
+    assert start["errors"] == []
+    assert start["timetable"] == "AssetTriggeredTimetable"
+    (asset,) = start["assets"]
+    (watcher,) = asset["watchers"]
+    assert watcher["kwargs"]["subscription"] == "order-tracking-staging-finalize-airflow"
+
+
+@pytest.mark.skipif(HAS_ASSET_WATCHERS, reason="Airflow 2.11 only: no asset watchers")
+def test_events_mode_on_airflow_2_is_an_import_error_naming_the_version_and_the_alternative(
+    how_runs_start: dict[str, Any],
+) -> None:
+    import airflow
+
+    start = how_runs_start["events, no safety schedule"]
+    (error,) = start["errors"]
+    needs = "ORDER_TRACKING_TRIGGER=events needs asset watchers (Airflow 3), and this is Airflow"
+    assert f"{needs} {airflow.__version__}" in error
+    assert "set ORDER_TRACKING_TRIGGER=schedule" in error
+
+
+def test_a_bad_safety_schedule_is_an_import_error_naming_the_variable(how_runs_start: dict[str, Any]) -> None:
+    start = how_runs_start["events, bad safety schedule"]
+    (error,) = start["errors"]
+    expected = (
+        "ORDER_TRACKING_SAFETY_SCHEDULE '61 * * * *' is not a schedule Airflow accepts"
+        if HAS_ASSET_WATCHERS
+        else "ORDER_TRACKING_TRIGGER=events needs asset watchers"
+    )
+    assert expected in error
 
 
 def test_parse_time_is_reported() -> None:

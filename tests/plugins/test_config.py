@@ -96,3 +96,67 @@ def test_zero_turns_the_deadline_and_the_retries_off() -> None:
         {"ORDER_TRACKING_RUN_DEADLINE_SECONDS": "0", "ORDER_TRACKING_TASK_RETRIES": "0"}
     )
     assert (config.run_deadline_seconds, config.task_retries) == (0, 0)
+
+
+def test_runs_start_on_the_schedule_unless_events_are_asked_for() -> None:
+    """The default trigger is ``schedule`` (README, "Event-driven start": events need the Pub/Sub
+    setup and a project, and Airflow 2.11 cannot do them); the subscription is the one
+    ``make deploy-pubsub`` creates, and the safety schedule runs every 3 hours."""
+    from deploy.pubsub_notifications import DEFAULT_SUBSCRIPTION
+
+    config = PipelineConfig.from_env({})
+    assert config.trigger == "schedule"
+    assert config.pubsub_subscription == DEFAULT_SUBSCRIPTION == "order-tracking-staging-finalize-airflow"
+    assert (config.pubsub_project, config.safety_schedule) == ("", "0 */3 * * *")
+    assert config.safety_schedule_or_none == "0 */3 * * *"
+
+
+def test_events_read_the_subscription_of_the_named_project() -> None:
+    config = PipelineConfig.from_env(
+        {
+            "ORDER_TRACKING_TRIGGER": "events",
+            "ORDER_TRACKING_PUBSUB_PROJECT": "my-project",
+            "ORDER_TRACKING_PUBSUB_SUBSCRIPTION": "staging-events",
+            "ORDER_TRACKING_SAFETY_SCHEDULE": "None",
+        }
+    )
+    assert (config.trigger, config.pubsub_project, config.pubsub_subscription) == (
+        "events",
+        "my-project",
+        "staging-events",
+    )
+    assert config.safety_schedule_or_none is None
+    assert PipelineConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+@pytest.mark.parametrize(
+    ("settings", "variable", "message"),
+    [
+        ({"TRIGGER": "event"}, "TRIGGER", "ORDER_TRACKING_TRIGGER must be one of schedule, events, not"),
+        ({"TRIGGER": "Events"}, "TRIGGER", "must be one of schedule, events"),
+        (
+            {"TRIGGER": "events"},
+            "PUBSUB_PROJECT",
+            "ORDER_TRACKING_PUBSUB_PROJECT must name the project of the subscription "
+            "'order-tracking-staging-finalize-airflow' when ORDER_TRACKING_TRIGGER is events",
+        ),
+        ({"PUBSUB_PROJECT": "projects/my-project"}, "PUBSUB_PROJECT", "must be a project ID like 'my-"),
+        ({"PUBSUB_PROJECT": "my project"}, "PUBSUB_PROJECT", "must be a project ID like 'my-project'"),
+        (
+            {"PUBSUB_SUBSCRIPTION": "projects/p/subscriptions/s"},
+            "PUBSUB_SUBSCRIPTION",
+            "must be the subscription's ID alone (like 'order-tracking-staging-finalize-airflow'), not the "
+            "path 'projects/p/subscriptions/s': the project goes in ORDER_TRACKING_PUBSUB_PROJECT",
+        ),
+        ({"PUBSUB_SUBSCRIPTION": "goog-sub"}, "PUBSUB_SUBSCRIPTION", "must be a Pub/Sub subscription ID"),
+        ({"PUBSUB_SUBSCRIPTION": "ab"}, "PUBSUB_SUBSCRIPTION", "must be a Pub/Sub subscription ID"),
+        ({"PUBSUB_SUBSCRIPTION": "1sub"}, "PUBSUB_SUBSCRIPTION", "must be a Pub/Sub subscription ID"),
+        ({"SAFETY_SCHEDULE": " "}, "SAFETY_SCHEDULE", "must be a cron expression or preset, or 'none'"),
+    ],
+)
+def test_a_trigger_setting_the_pipeline_cannot_run_with_is_refused_naming_the_variable(
+    settings: dict[str, str], variable: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)) as refused:
+        PipelineConfig.from_env({f"ORDER_TRACKING_{name}": value for name, value in settings.items()})
+    assert refused.value.variable == f"ORDER_TRACKING_{variable}"
