@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import fields
+from pathlib import Path
 
 import pytest
 
@@ -160,3 +162,13 @@ def test_a_trigger_setting_the_pipeline_cannot_run_with_is_refused_naming_the_va
     with pytest.raises(ConfigError, match=re.escape(message)) as refused:
         PipelineConfig.from_env({f"ORDER_TRACKING_{name}": value for name, value in settings.items()})
     assert refused.value.variable == f"ORDER_TRACKING_{variable}"
+
+
+def test_every_setting_is_in_the_readmes_configuration_table() -> None:
+    """Each ``ORDER_TRACKING_<NAME>`` has a row (its first column names it) in README's
+    "Configuration" table, where operators look a setting up."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("\n### Configuration\n", 1)[1].split("\n### ", 1)[0]
+    first_columns = [line.split("|")[1] for line in table.splitlines() if line.startswith("| `")]
+    documented = set(re.findall(r"`([A-Z0-9_]+)`", "\n".join(first_columns)))
+    assert sorted(f.name.upper() for f in fields(PipelineConfig) if f.name.upper() not in documented) == []
