@@ -17,6 +17,7 @@ SHARED: dict[str, str] = {
     "tests/deploy/": "deploy",  # the spark_tasks wheel, built once (tests/deploy/conftest.py)
     "tests/local_stack/test_pubsub_emulator.py": "pubsub",  # the Pub/Sub emulator, started once
     "tests/local_stack/test_gcs_notifications.py": "pubsub",
+    "tests/local_stack/test_pubsub_watcher.py": "pubsub",
     "tests/spark_tasks/test_crash_recovery.py": "crash_recovery",  # seeded tables + clean reference
     "tests/dags/test_order_tracking_incremental_load.py": "dag_file",  # one DagBag
     "tests/plugins/test_alerts.py": "alerts",  # the SMTP and Slack receivers
