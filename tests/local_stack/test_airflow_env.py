@@ -35,6 +35,7 @@ def test_local_feed_is_the_dags_own_defaults() -> None:
             "state_prefix",
             "gcp_conn_id",
             "databricks_conn_id",
+            "trigger",
         )
     } == LOCAL_FEED
     assert (defaults.bucket, defaults.staging_prefix) == (BUCKET, STAGING_PREFIX)
