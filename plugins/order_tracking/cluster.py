@@ -53,11 +53,21 @@ def start_cluster(batch: dict[str, Any], pipeline_config: Mapping[str, Any], dag
     return cluster_id
 
 
-@teardown
-def stop_cluster(cluster_id: str, pipeline_config: Mapping[str, Any]) -> None:
-    """Delete the run's cluster, whatever became of the steps that ran on it."""
+def delete_cluster(cluster_id: str, pipeline_config: Mapping[str, Any]) -> None:
+    """Delete the run's cluster, whatever became of the steps that ran on it (``stop_cluster``'s work)."""
     config = PipelineConfig.from_dict(pipeline_config)
     DatabricksHook(config.databricks_conn_id)._do_api_call(
         PERMANENT_DELETE_CLUSTER, {"cluster_id": cluster_id}
     )
     log.info("deleted cluster %s", cluster_id)
+
+
+def stop_cluster(cluster_id: Any, pipeline_config: Any) -> Any:
+    """The teardown task ``stop_cluster``, running :func:`delete_cluster`; returns its XComArg.
+
+    A fresh ``@teardown`` each call: Airflow's teardown decorator sets its trigger rule on its first
+    call and refuses any later one ("Trigger rule not configurable for teardown tasks",
+    ``_TaskDecorator.__call__``), so one decorated object shared by every parse of the DAG file in
+    a process (``airflow dags test`` parses it twice) failed the second parse.
+    """
+    return teardown(delete_cluster).override(task_id="stop_cluster")(cluster_id, pipeline_config)

@@ -65,6 +65,15 @@ def test_no_import_errors(dagbag: DagBag) -> None:
     assert DAG_ID in dagbag.dags
 
 
+def test_the_file_parses_again_in_the_same_process(dagbag: DagBag) -> None:
+    """``airflow dags test`` parses the file twice in one process, as any long-lived DagBag may:
+    module-level task decorators the parse calls must stay callable (a teardown's did not)."""
+    again = DagBag(dag_folder=str(REPO / "dags"))
+    assert again.import_errors == {}
+    assert again.dags[DAG_ID].get_task("stop_cluster").is_teardown
+    assert dagbag.dags[DAG_ID].get_task("stop_cluster").is_teardown
+
+
 PIPELINE = {
     "choose_source": [],
     "wait_for_objects": ["choose_source"],

@@ -9,7 +9,7 @@ import pytest
 
 from local_stack.airflow_env import databricks_connection
 from local_stack.runner_client import RunnerApiError, RunnerClient
-from order_tracking.cluster import start_cluster, stop_cluster
+from order_tracking.cluster import delete_cluster, start_cluster
 from order_tracking.config import PipelineConfig
 
 RUN = SimpleNamespace(dag_id="dag", run_id="manual__cluster_test")
@@ -32,11 +32,11 @@ def test_a_retried_setup_finds_its_cluster_and_teardown_deletes_it(databricks: R
     described = databricks.get_cluster(cluster_id)
     assert described["custom_tags"]["airflow_batch"] == "manual__cluster_test"
 
-    stop_cluster.function(cluster_id, CONFIG)
+    delete_cluster(cluster_id, CONFIG)
     with pytest.raises(RunnerApiError, match="does not exist"):
         databricks.get_cluster(cluster_id)
     # a cleared run starts over: its token was released with the deleted cluster
     fresh = start_cluster.function(batch, CONFIG, dag_run=RUN)
     assert fresh != cluster_id
     assert databricks.stats()["cluster_starts"] == starts + 2
-    stop_cluster.function(fresh, CONFIG)  # leave no cluster running for later tests
+    delete_cluster(fresh, CONFIG)  # leave no cluster running for later tests
