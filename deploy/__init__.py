@@ -62,6 +62,15 @@ def staging_prefix_problem(prefix: str) -> str | None:
     return dag_rule(prefix)
 
 
+def bucket_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a Cloud Storage bucket name, or ``None``: the DAG's own rule,
+    ``order_tracking.config.bucket_name_problem``."""
+    _plugins_on_path()
+    from order_tracking.config import bucket_name_problem as dag_rule
+
+    return dag_rule(name)
+
+
 def _plugins_on_path() -> None:
     """Put ``plugins/`` on ``sys.path``, as Airflow does for its plugins folder."""
     if str(PLUGINS) not in sys.path:

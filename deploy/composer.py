@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deploy import REPO, DeployError, pipeline_config, size_text, timeout_seconds
+from deploy import REPO, DeployError, bucket_name_problem, pipeline_config, size_text, timeout_seconds
 
 Emit = Callable[[str], None]
 DAGS = "dags"
@@ -64,8 +64,6 @@ _PROVIDER = re.compile(r"^\s*((apache-airflow-providers-[A-Za-z0-9_.-]+?)\s*[=<>
 # Providers every Composer image ships (https://cloud.google.com/composer/docs/composer-versions):
 # the environment's own version is used, never a pin of ours.
 COMPOSER_PREINSTALLED = frozenset({"apache-airflow-providers-google"})
-_BUCKET_CHARACTERS = re.compile(r"[a-z0-9](?:[a-z0-9_.-]*[a-z0-9])?")
-_DOTTED_DECIMAL = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 # gRPC reports credentials that cannot be refreshed as UNAVAILABLE with this text.
 _PLUGIN_AUTH_FAILED = "Getting metadata from plugin failed"
 
@@ -132,34 +130,6 @@ def stale_objects(bucket: Any, uploads: Iterable[Upload]) -> list[tuple[str, int
         for blob in bucket.client.list_blobs(bucket, prefix=package + "/")
         if blob.name not in keep and not blob.name.endswith("/")
     ]
-
-
-def bucket_name_problem(name: str) -> str | None:
-    """Why ``name`` is not a Cloud Storage bucket name, or ``None`` if it is one.
-
-    The rules of https://cloud.google.com/storage/docs/buckets#naming that can be checked offline
-    (the "close misspellings" of "google" cannot).
-    """
-    dotted = "." in name
-    checks = (
-        (
-            not _BUCKET_CHARACTERS.fullmatch(name),
-            "a bucket name holds only lowercase letters, digits, '-', '_' and '.', "
-            "and starts and ends with a letter or digit",
-        ),
-        (len(name) < 3, "a bucket name has at least 3 characters"),
-        (not dotted and len(name) > 63, f"a bucket name has at most 63 characters, not {len(name)}"),
-        (
-            dotted and (len(name) > 222 or any(len(part) > 63 for part in name.split("."))),
-            "a bucket name with dots has at most 222 characters, and at most 63 between dots",
-        ),
-        (bool(_DOTTED_DECIMAL.fullmatch(name)), "a bucket name is not an IP address"),
-        (
-            name.startswith("goog") or "google" in name,
-            "a bucket name does not start with 'goog' or contain 'google'",
-        ),
-    )
-    return next((problem for failed, problem in checks if failed), None)
 
 
 def _connection_failure(error: BaseException) -> str | None:

@@ -53,8 +53,13 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from deploy import DeployError, pipeline_config, staging_prefix_problem, timeout_seconds
-from deploy.composer import bucket_name_problem
+from deploy import (
+    DeployError,
+    bucket_name_problem,
+    pipeline_config,
+    staging_prefix_problem,
+    timeout_seconds,
+)
 
 Emit = Callable[[str], None]
 DEFAULT_TOPIC = "order-tracking-staging-finalize"

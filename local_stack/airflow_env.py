@@ -33,6 +33,14 @@ LOCAL_FEED = {
     # The local stack does not run the Pub/Sub emulator for the DAG yet: runs start on the schedule.
     "ORDER_TRACKING_TRIGGER": "schedule",
 }
+# How the local DAG runs: a run every minute that waits under a minute, and a quick Databricks poll.
+LOCAL_RUN_SETTINGS = {
+    "ORDER_TRACKING_DATABRICKS_POLL_SECONDS": "2",
+    "ORDER_TRACKING_SENSOR_POKE_SECONDS": "5",
+    "ORDER_TRACKING_SENSOR_TIMEOUT_SECONDS": "55",
+    "ORDER_TRACKING_SCHEDULE": "*/1 * * * *",
+}
+TABLES_ROOT = "ORDER_TRACKING_TABLES_ROOT"  # the stack's own warehouse folder
 
 
 def free_port() -> int:
@@ -59,12 +67,15 @@ def databricks_connection(port: int, token: str = LOCAL_TOKEN) -> dict[str, Any]
 
 
 def overridden_feed_notes(environ: Mapping[str, str] | None = None) -> list[str]:
-    """One note for each :data:`LOCAL_FEED` setting the shell sets to another value, which the local
-    stack replaces: said out loud, rather than a run looking in the wrong place in silence."""
+    """One note for each setting of the shell that the local stack replaces (:data:`LOCAL_FEED`,
+    :data:`LOCAL_RUN_SETTINGS`, the tables root) with another value: said out loud, rather than a
+    run looking in the wrong place, or on another schedule, in silence."""
     env = os.environ if environ is None else environ
+    replaced = {**LOCAL_FEED, **LOCAL_RUN_SETTINGS, TABLES_ROOT: "the stack's own warehouse folder"}
     return [
-        f"note: {name}={env[name]!r} from your shell is not used here; the local stack uses {value!r}"
-        for name, value in LOCAL_FEED.items()
+        f"note: {name}={env[name]!r} from your shell is not used here; the local stack uses "
+        + (value if name == TABLES_ROOT else repr(value))
+        for name, value in replaced.items()
         if env.get(name, value) != value
     ]
 
@@ -94,11 +105,8 @@ def airflow_env(
             "AIRFLOW_CONN_DATABRICKS_DEFAULT": json.dumps(databricks_conn),
             **LOCAL_FEED,
             "STORAGE_EMULATOR_HOST": stack.gcs_url,
-            "ORDER_TRACKING_TABLES_ROOT": str(stack.warehouse),
-            "ORDER_TRACKING_DATABRICKS_POLL_SECONDS": "2",
-            "ORDER_TRACKING_SENSOR_POKE_SECONDS": "5",
-            "ORDER_TRACKING_SENSOR_TIMEOUT_SECONDS": "55",
-            "ORDER_TRACKING_SCHEDULE": "*/1 * * * *",
+            TABLES_ROOT: str(stack.warehouse),
+            **LOCAL_RUN_SETTINGS,
             "SPARK_LOCAL_IP": "127.0.0.1",
             "NO_PROXY": "127.0.0.1,localhost",
         }

@@ -116,6 +116,7 @@ __all__ = [
     "TriggerRule",
     "XComArg",
     "chain",
+    "cron_problem",
     "event_schedule",
     "is_deferral_timeout",
     "literal",
@@ -271,7 +272,6 @@ def event_schedule(
     """
     if not HAS_ASSET_WATCHERS:
         raise RuntimeError(f"asset watchers need Airflow 3, not Airflow {AIRFLOW_RELEASE}")
-    from airflow.exceptions import AirflowTimetableInvalid
     from airflow.sdk import Asset, AssetWatcher
 
     asset = Asset(name=asset_name, uri=asset_uri, watchers=[AssetWatcher(name=watcher_name, trigger=trigger)])
@@ -283,9 +283,30 @@ def event_schedule(
         from airflow.timetables.assets import AssetOrTimeSchedule  # type: ignore[assignment]
         from airflow.timetables.trigger import CronTriggerTimetable  # type: ignore[assignment]
 
-    cron = CronTriggerTimetable(safety_cron, timezone="UTC")
+    if problem := cron_problem(safety_cron):
+        raise ValueError(problem)
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(safety_cron, timezone="UTC"), assets=[asset])
+
+
+# Schedules that are not cron expressions, which DAG(schedule=...) takes as such (docs "Cron & Time
+# Intervals" presets: @once and @continuous have timetables of their own).
+_NON_CRON_PRESETS = frozenset({"@once", "@continuous"})
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why Airflow would refuse ``expression`` as a cron schedule (a cron expression or a preset
+    such as ``@hourly``), or ``None``: ``CronTriggerTimetable.validate``, which the DAG processor
+    would otherwise only call later, with an error that names no setting."""
+    if expression in _NON_CRON_PRESETS:
+        return None
+    from airflow.exceptions import AirflowTimetableInvalid
+
+    try:  # Airflow 3.2+
+        from airflow.sdk import CronTriggerTimetable
+    except ImportError:  # Airflow 2.11, 3.1
+        from airflow.timetables.trigger import CronTriggerTimetable  # type: ignore[assignment]
     try:
-        cron.validate()  # what the DAG processor would refuse later, refused now
+        CronTriggerTimetable(expression, timezone="UTC").validate()
     except AirflowTimetableInvalid as err:
-        raise ValueError(str(err)) from err
-    return AssetOrTimeSchedule(timetable=cron, assets=[asset])
+        return str(err)
+    return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -57,6 +57,10 @@ _POSITIVE = (
 )
 _NOT_NEGATIVE = ("task_retries", "run_deadline_seconds")
 _PREFIXES = ("staging_prefix", "archive_prefix", "quarantine_prefix", "batches_prefix", "state_prefix")
+_TABLES = ("stage_table", "target_table", "rejects_table", "ledger_table", "audit_table")
+# https://cloud.google.com/storage/docs/buckets#naming
+_BUCKET_CHARACTERS = re.compile(r"[a-z0-9](?:[a-z0-9_.-]*[a-z0-9])?")
+_DOTTED_DECIMAL = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _GLOB_CHARACTERS = frozenset("*?[]{}\\")
 # What starts a run (README, "Event-driven start"): ``schedule``, the DAG's schedule and a sensor that
 # waits for objects; ``events``, a Pub/Sub message about a new staging object (Airflow 3 only).
@@ -124,12 +128,16 @@ class PipelineConfig:
             raise _invalid("schema_policy", f"must be one of {choices}, not {self.schema_policy!r}")
         if not self.bucket:
             raise _invalid("bucket", "must name the feed's bucket")
+        if problem := bucket_name_problem(self.bucket):
+            raise _invalid("bucket", f"must be a bucket name alone (like 'tracking_orders'): {problem}")
         for name in _PREFIXES:
             problem = (staging_prefix_problem if name == "staging_prefix" else folder_prefix_problem)(
                 getattr(self, name)
             )
             if problem:
                 raise _invalid(name, problem)
+        self._check_apart(_PREFIXES, "folder", lambda a, b: a.startswith(b) or b.startswith(a))
+        self._check_apart(_TABLES, "table", lambda a, b: a == b)
         self._check_trigger()
         spec = self.cluster_spec
         if not isinstance(spec, Mapping) or not isinstance(spec.get("spark_version"), str):
@@ -137,6 +145,18 @@ class PipelineConfig:
         tags = spec.get("custom_tags", {})
         if not isinstance(tags, Mapping) or not all(isinstance(v, str) for v in tags.values()):
             raise _invalid("cluster_spec", "custom_tags must be an object of strings")
+
+    def _check_apart(self, names: tuple[str, ...], kind: str, clash: Callable[[str, str], bool]) -> None:
+        """Refuse two of the ``names`` fields that ``clash``: one folder inside another (the cut would
+        take the heartbeat or the archive for new objects), or one table doing two jobs."""
+        for index, first in enumerate(names):
+            for second in names[index + 1 :]:
+                if clash(getattr(self, first), getattr(self, second)):
+                    raise _invalid(
+                        second,
+                        f"{getattr(self, second)!r} is the same {kind} as, or inside, "
+                        f"{_variable(first)} {getattr(self, first)!r}: each must be its own {kind}",
+                    )
 
     def _check_trigger(self) -> None:
         """The trigger mode and the Pub/Sub subscription it reads. The safety schedule's cron is
@@ -233,6 +253,34 @@ class PipelineConfig:
 def _variable(name: str) -> str:
     """The environment variable that sets a field, as the README names it."""
     return ENV_PREFIX + name.upper()
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a Cloud Storage bucket name, or ``None`` if it is one.
+
+    The rules of https://cloud.google.com/storage/docs/buckets#naming that can be checked offline
+    (the "close misspellings" of "google" cannot).
+    """
+    dotted = "." in name
+    checks = (
+        (
+            not _BUCKET_CHARACTERS.fullmatch(name),
+            "a bucket name holds only lowercase letters, digits, '-', '_' and '.', "
+            "and starts and ends with a letter or digit",
+        ),
+        (len(name) < 3, "a bucket name has at least 3 characters"),
+        (not dotted and len(name) > 63, f"a bucket name has at most 63 characters, not {len(name)}"),
+        (
+            dotted and (len(name) > 222 or any(len(part) > 63 for part in name.split("."))),
+            "a bucket name with dots has at most 222 characters, and at most 63 between dots",
+        ),
+        (bool(_DOTTED_DECIMAL.fullmatch(name)), "a bucket name is not an IP address"),
+        (
+            name.startswith("goog") or "google" in name,
+            "a bucket name does not start with 'goog' or contain 'google'",
+        ),
+    )
+    return next((problem for failed, problem in checks if failed), None)
 
 
 def folder_prefix_problem(prefix: str) -> str | None:

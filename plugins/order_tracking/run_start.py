@@ -23,7 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from order_tracking.compat import AIRFLOW_RELEASE, HAS_ASSET_WATCHERS, event_schedule, pubsub_watcher_trigger
+from order_tracking.compat import (
+    AIRFLOW_RELEASE,
+    HAS_ASSET_WATCHERS,
+    cron_problem,
+    event_schedule,
+    pubsub_watcher_trigger,
+)
 from order_tracking.config import TRIGGER_EVENTS, ConfigError, PipelineConfig
 
 # Events mode: the sensor's one check and short wait (see the module docstring).
@@ -53,11 +59,18 @@ def run_start(config: PipelineConfig, dag_id: str) -> RunStart:
     """How ``config.trigger`` starts ``dag_id``'s runs on this Airflow line.
 
     Raises:
-        ConfigError: ``events`` on a line without asset watchers (Airflow 2.11), or a safety schedule
-            Airflow refuses; each names its variable.
+        ConfigError: ``events`` on a line without asset watchers (Airflow 2.11), or a schedule or
+            safety schedule Airflow refuses; each names its variable.
     """
     if config.trigger != TRIGGER_EVENTS:
-        return RunStart(config.schedule_or_none, config.sensor_poke_seconds, config.sensor_timeout_seconds)
+        schedule = config.schedule_or_none
+        if schedule is not None and (problem := cron_problem(schedule)):
+            raise ConfigError(
+                f"ORDER_TRACKING_SCHEDULE {config.schedule!r} is not a schedule Airflow accepts "
+                f"(a cron expression or preset, or 'none'): {problem}",
+                "ORDER_TRACKING_SCHEDULE",
+            )
+        return RunStart(schedule, config.sensor_poke_seconds, config.sensor_timeout_seconds)
     if not HAS_ASSET_WATCHERS:
         raise ConfigError(
             f"ORDER_TRACKING_TRIGGER=events needs asset watchers (Airflow 3), and this is Airflow "

@@ -67,3 +67,16 @@ def test_each_replaced_setting_is_named_in_a_note() -> None:
         "the local stack uses 'google_cloud_default'",
     ]
     assert overridden_feed_notes({}) == []
+
+
+def test_the_local_run_settings_are_named_too_when_replaced(tmp_path: Path) -> None:
+    shell = {"ORDER_TRACKING_SCHEDULE": "none", "ORDER_TRACKING_TABLES_ROOT": "/data/tables"}
+    assert overridden_feed_notes(shell) == [
+        "note: ORDER_TRACKING_SCHEDULE='none' from your shell is not used here; the local stack uses "
+        "'*/1 * * * *'",
+        "note: ORDER_TRACKING_TABLES_ROOT='/data/tables' from your shell is not used here; the local "
+        "stack uses the stack's own warehouse folder",
+    ]
+    env = _env(tmp_path)
+    assert env["ORDER_TRACKING_TABLES_ROOT"] == str(tmp_path / "warehouse")
+    assert env["ORDER_TRACKING_SCHEDULE"] == "*/1 * * * *"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import fields
@@ -74,6 +75,11 @@ def test_the_table_names_are_the_jobs_defaults() -> None:
         ("QUARANTINE_PREFIX", "/", "ORDER_TRACKING_QUARANTINE_PREFIX must be a folder like"),
         ("STAGING_PREFIX", "in[1]/", "ORDER_TRACKING_STAGING_PREFIX must not contain *?[]{}"),
         ("BUCKET", "", "ORDER_TRACKING_BUCKET must name the feed's bucket"),
+        ("BUCKET", "gs://prod-bucket", "ORDER_TRACKING_BUCKET must be a bucket name alone"),
+        ("BUCKET", "prod-bucket/in", "ORDER_TRACKING_BUCKET must be a bucket name alone"),
+        ("BUCKET", "Prod_Bucket", "ORDER_TRACKING_BUCKET must be a bucket name alone"),
+        ("STATE_PREFIX", "staging_zn/", "ORDER_TRACKING_STATE_PREFIX 'staging_zn/' is the same folder as"),
+        ("STAGE_TABLE", "target_zn_new", "ORDER_TRACKING_TARGET_TABLE 'target_zn_new' is the same table as"),
         ("CLUSTER_SPEC", "{not json", "ORDER_TRACKING_CLUSTER_SPEC cannot be read from '{not json'"),
         ("CLUSTER_SPEC", '"17.3.x-scala2.13"', "must be a JSON object with a spark_version"),
         ("CLUSTER_SPEC", '{"num_workers": 2}', "must be a JSON object with a spark_version"),
@@ -91,6 +97,36 @@ def test_a_setting_the_pipeline_cannot_run_with_fails_the_parse_naming_the_varia
     """Caught when the DAG file is parsed (an import error), not after a run has claimed objects."""
     with pytest.raises(ConfigError, match=re.escape(message)):
         PipelineConfig.from_env({f"ORDER_TRACKING_{variable}": value})
+
+
+FOLDERS = ["STAGING_PREFIX", "ARCHIVE_PREFIX", "QUARANTINE_PREFIX", "BATCHES_PREFIX", "STATE_PREFIX"]
+TABLES = ["STAGE_TABLE", "TARGET_TABLE", "REJECTS_TABLE", "LEDGER_TABLE", "AUDIT_TABLE"]
+
+
+@pytest.mark.parametrize("inside", [False, True])
+@pytest.mark.parametrize(("first", "second"), list(itertools.permutations(FOLDERS, 2)))
+def test_no_folder_is_another_or_inside_another(first: str, second: str, inside: bool) -> None:
+    """The cut lists the staging prefix: a heartbeat, an archive or a batch folder in it would be
+    taken for new objects (and the other way round)."""
+    folder = "shared/"
+    env = {f"ORDER_TRACKING_{first}": folder, f"ORDER_TRACKING_{second}": folder + ("sub/" if inside else "")}
+    with pytest.raises(ConfigError, match="each must be its own folder") as raised:
+        PipelineConfig.from_env(env)
+    assert {raised.value.variable} <= {f"ORDER_TRACKING_{first}", f"ORDER_TRACKING_{second}"}
+
+
+@pytest.mark.parametrize(("first", "second"), list(itertools.combinations(TABLES, 2)))
+def test_no_table_does_two_jobs(first: str, second: str) -> None:
+    env = {f"ORDER_TRACKING_{first}": "cat.sch.one", f"ORDER_TRACKING_{second}": "cat.sch.one"}
+    with pytest.raises(ConfigError, match="each must be its own table"):
+        PipelineConfig.from_env(env)
+
+
+def test_folders_that_only_share_a_beginning_are_apart() -> None:
+    config = PipelineConfig.from_env(
+        {"ORDER_TRACKING_STAGING_PREFIX": "in/", "ORDER_TRACKING_ARCHIVE_PREFIX": "in_archive/"}
+    )
+    assert (config.staging_prefix, config.archive_prefix) == ("in/", "in_archive/")
 
 
 def test_zero_turns_the_deadline_and_the_retries_off() -> None:

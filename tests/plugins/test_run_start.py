@@ -62,6 +62,25 @@ def test_events_mode_watches_the_subscription_with_an_event_trigger() -> None:
     )
 
 
+@pytest.mark.parametrize("cron", ["61 * * * *", "every hour", "@fortnightly", "@hourly ", ""])
+def test_a_schedule_airflow_refuses_is_refused_naming_the_variable(cron: str) -> None:
+    """Refused when the DAG file is parsed, not at the scheduler's first next-run computation with
+    an error that names no setting."""
+    config = PipelineConfig.from_env({"ORDER_TRACKING_SCHEDULE": cron})
+    with pytest.raises(
+        ConfigError, match=re.escape(f"ORDER_TRACKING_SCHEDULE '{cron}' is not a schedule Airflow accepts")
+    ) as refused:
+        run_start(config, DAG_ID)
+    assert refused.value.variable == "ORDER_TRACKING_SCHEDULE"
+
+
+@pytest.mark.parametrize("schedule", ["@hourly", "*/1 * * * *", "0 */3 * * 1-5", "@once", "@continuous"])
+def test_schedules_airflow_accepts_are_kept(schedule: str) -> None:
+    assert (
+        run_start(PipelineConfig.from_env({"ORDER_TRACKING_SCHEDULE": schedule}), DAG_ID).schedule == schedule
+    )
+
+
 @pytest.mark.skipif(not HAS_ASSET_WATCHERS, reason="Airflow 3 only: asset watchers")
 @pytest.mark.parametrize("cron", ["61 * * * *", "every hour", "@fortnightly"])
 def test_a_safety_schedule_airflow_refuses_is_refused_naming_the_variable(cron: str) -> None:
