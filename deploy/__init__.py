@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,8 +33,9 @@ class DeployError(Exception):
     """A deployment that cannot (or must not) go ahead; its message says why and what to do."""
 
 
-def pipeline_config() -> PipelineConfig:
-    """The DAG's configuration as the environment sets it (``ORDER_TRACKING_*``, else the defaults).
+def pipeline_config(overrides: Mapping[str, str] | None = None) -> PipelineConfig:
+    """The DAG's configuration as the environment sets it (``ORDER_TRACKING_*``, else the defaults),
+    with ``overrides`` (variable: value) taking the place of the environment's values.
 
     ``plugins/`` is put on ``sys.path`` first, as Airflow does for the plugins folder. Raises
     :class:`DeployError` naming the ``ORDER_TRACKING_*`` variable whose value the DAG could not
@@ -42,15 +44,18 @@ def pipeline_config() -> PipelineConfig:
     _plugins_on_path()
     from order_tracking.config import ConfigError, PipelineConfig
 
+    environ = {**os.environ, **(overrides or {})}
     try:
-        return PipelineConfig.from_env()
+        return PipelineConfig.from_env(environ)
     except ConfigError as error:
-        value = os.environ.get(error.variable or "", "")
-        setting = f"{error.variable}={value!r}" if error.variable else "a setting"
-        raise DeployError(
-            f"the environment variable {setting} is not valid: {error} "
-            "(the DAG reads it too: fix or unset it)"
-        ) from error
+        variable = error.variable or ""
+        if variable in environ:
+            setting = f"the environment variable {variable}={environ[variable]!r} is not valid"
+        elif variable:
+            setting = f"the environment variable {variable} is not set, and it is needed"
+        else:
+            setting = "a setting is not valid"
+        raise DeployError(f"{setting}: {error} (the DAG reads it too: fix it)") from error
 
 
 def staging_prefix_problem(prefix: str) -> str | None:

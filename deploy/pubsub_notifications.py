@@ -45,12 +45,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from deploy import (
@@ -365,7 +366,9 @@ def _parser() -> argparse.ArgumentParser:
         "subscription of the event-driven start; print the IAM bindings they need.",
     )
     parser.add_argument(
-        "--project", required=True, help="the Google Cloud project ID of the topic and subscription"
+        "--project",
+        help="the Google Cloud project ID of the topic and subscription (default: "
+        "ORDER_TRACKING_PUBSUB_PROJECT, which the DAG reads)",
     )
     parser.add_argument(
         "--bucket", help="the feed's bucket (default: ORDER_TRACKING_BUCKET, else the DAG's default)"
@@ -376,8 +379,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--topic", default=DEFAULT_TOPIC, help=f"topic ID (default {DEFAULT_TOPIC})")
     parser.add_argument(
         "--subscription",
-        default=DEFAULT_SUBSCRIPTION,
-        help=f"subscription ID (default {DEFAULT_SUBSCRIPTION})",
+        help=f"subscription ID (default: ORDER_TRACKING_PUBSUB_SUBSCRIPTION, else {DEFAULT_SUBSCRIPTION})",
     )
     parser.add_argument(
         "--ack-deadline", type=int, default=DEFAULT_ACK_DEADLINE, help="seconds, 10 to 600 (default 60)"
@@ -398,6 +400,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def agree_with_the_dag(flags: Mapping[str, tuple[str, str | None]]) -> None:
+    """Refuse a flag whose value differs from the ``ORDER_TRACKING_*`` variable the shell sets for
+    the same thing: the DAG reads the variable, so the notification or subscription this run would
+    set up is not the one the DAG listens to (it would then start only on its safety schedule).
+
+    ``flags``: ``{variable: (flag, value or None)}``. Raises :class:`DeployError` naming both.
+    """
+    for variable, (flag, value) in flags.items():
+        shell = os.environ.get(variable)
+        if value is not None and shell is not None and shell != value:
+            raise DeployError(
+                f"{flag} {value!r} differs from {variable}={shell!r}, which the DAG reads: it would "
+                f"not use what this sets up. Give one of them, or make them agree"
+            )
+
+
 def main(argv: Sequence[str] | None = None, emit: Emit = print) -> int:
     """Run the command; return its exit status (0 done, 1 refused: the reason is on stderr, 2 usage)."""
     parser = _parser()
@@ -405,13 +423,26 @@ def main(argv: Sequence[str] | None = None, emit: Emit = print) -> int:
     if args.max_delivery_attempts != DEFAULT_MAX_DELIVERY_ATTEMPTS and not args.dead_letter_topic:
         parser.error("--max-delivery-attempts needs --dead-letter-topic")
     try:
-        config = pipeline_config() if args.bucket is None or args.prefix is None else None
+        bucket = None if args.bucket is None else args.bucket.removeprefix("gs://").rstrip("/")
+        flags = {  # the DAG's variable: this run's flag and its value (None: not given)
+            "ORDER_TRACKING_BUCKET": ("--bucket", bucket),
+            "ORDER_TRACKING_STAGING_PREFIX": ("--prefix", args.prefix),
+            "ORDER_TRACKING_PUBSUB_PROJECT": ("--project", args.project),
+            "ORDER_TRACKING_PUBSUB_SUBSCRIPTION": ("--subscription", args.subscription),
+        }
+        agree_with_the_dag(flags)
+        # The DAG's settings as the shell gives them, for what no flag gives. Read as in schedule
+        # mode: that events mode needs a project is this tool's check below, naming --project too.
+        config = pipeline_config({"ORDER_TRACKING_TRIGGER": "schedule"})
+        project = args.project if args.project is not None else config.pubsub_project
+        if not project:
+            parser.error("--project is needed (or ORDER_TRACKING_PUBSUB_PROJECT, which the DAG reads)")
         plan = Plan(
-            project=args.project,
-            bucket=(args.bucket or (config.bucket if config else "")).removeprefix("gs://").rstrip("/"),
-            prefix=args.prefix if args.prefix is not None else (config.staging_prefix if config else ""),
+            project=project,
+            bucket=bucket if bucket is not None else config.bucket,
+            prefix=args.prefix if args.prefix is not None else config.staging_prefix,
             topic=args.topic,
-            subscription=args.subscription,
+            subscription=args.subscription if args.subscription is not None else config.pubsub_subscription,
             ack_deadline=args.ack_deadline,
             retention=args.retention,
             dead_letter_topic=args.dead_letter_topic,

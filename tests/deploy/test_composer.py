@@ -418,3 +418,14 @@ def test_a_bucket_name_cloud_storage_refuses_is_refused_at_once(
 )
 def test_valid_bucket_names_pass(name: str) -> None:
     assert bucket_name_problem(name) is None
+
+
+def test_a_setting_the_dag_needs_but_nobody_set_is_called_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORDER_TRACKING_TRIGGER", "events")
+    monkeypatch.delenv("ORDER_TRACKING_PUBSUB_PROJECT", raising=False)
+
+    done = run_failing_command("deploy.composer", "--bucket", "my-bucket", "--dry-run")
+
+    assert done.stderr.startswith(
+        "error: the environment variable ORDER_TRACKING_PUBSUB_PROJECT is not set, and it is needed: "
+    )

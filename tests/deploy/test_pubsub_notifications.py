@@ -51,8 +51,8 @@ def _iam(agent: str, composer: str, note: str = "") -> list[str]:
 @pytest.fixture(autouse=True)
 def dag_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     """The DAG's own defaults for bucket and prefix, whatever the shell running the tests sets."""
-    monkeypatch.delenv("ORDER_TRACKING_BUCKET", raising=False)
-    monkeypatch.delenv("ORDER_TRACKING_STAGING_PREFIX", raising=False)
+    for name in ("BUCKET", "STAGING_PREFIX", "TRIGGER", "PUBSUB_PROJECT", "PUBSUB_SUBSCRIPTION"):
+        monkeypatch.delenv(f"ORDER_TRACKING_{name}", raising=False)
 
 
 def test_a_dry_run_prints_every_command_and_binding_and_runs_nothing(
@@ -90,6 +90,69 @@ def test_bucket_and_prefix_follow_the_dags_settings(emitted: Lines, monkeypatch:
     ]
     assert create.startswith("run gcloud storage buckets notifications create gs://orders-feed ")
     assert "--object-prefix=in/zn/ " in create
+
+
+def test_project_and_subscription_follow_the_dags_settings(
+    emitted: Lines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The DAG pulls ORDER_TRACKING_PUBSUB_PROJECT / _SUBSCRIPTION: what is set up is that."""
+    monkeypatch.setenv("ORDER_TRACKING_TRIGGER", "events")
+    monkeypatch.setenv("ORDER_TRACKING_PUBSUB_PROJECT", "feeds-prod")
+    monkeypatch.setenv("ORDER_TRACKING_PUBSUB_SUBSCRIPTION", "orders-airflow")
+
+    assert main(["--dry-run"], emit=emitted) == 0
+
+    [create] = [line for line in emitted.lines if line.startswith("run gcloud pubsub subscriptions create")]
+    assert create.startswith("run gcloud pubsub subscriptions create orders-airflow ")
+    assert "--topic=projects/feeds-prod/topics/order-tracking-staging-finalize " in create
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "flag", "given"),
+    [
+        ("ORDER_TRACKING_PUBSUB_PROJECT", "other-project", "--project", P),
+        ("ORDER_TRACKING_PUBSUB_SUBSCRIPTION", "my-sub", "--subscription", "order-tracking-sub"),
+        ("ORDER_TRACKING_BUCKET", "prod-bucket", "--bucket", "gs://other-bucket"),
+        ("ORDER_TRACKING_STAGING_PREFIX", "in/", "--prefix", "staging_zn/"),
+    ],
+)
+def test_a_flag_that_contradicts_the_dags_setting_is_refused_naming_both(
+    variable: str, value: str, flag: str, given: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, value)
+    args = ["--dry-run", flag, given] + ([] if flag == "--project" else ["--project", P])
+
+    done = run_failing_command(MODULE, *args)
+
+    shown = given.removeprefix("gs://")
+    assert done.stderr.startswith(
+        f"error: {flag} {shown!r} differs from {variable}={value!r}, which the DAG reads"
+    )
+
+
+def test_a_flag_that_agrees_with_the_dags_setting_is_fine(
+    emitted: Lines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORDER_TRACKING_BUCKET", "prod-bucket")
+    monkeypatch.setenv("ORDER_TRACKING_PUBSUB_PROJECT", P)
+    assert main(["--dry-run", "--bucket", "gs://prod-bucket", "--project", P], emit=emitted) == 0
+    assert any(
+        line.startswith("run gcloud storage buckets notifications create gs://prod-bucket ")
+        for line in emitted.lines
+    )
+
+
+def test_without_any_project_the_usage_error_names_the_flag_and_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ORDER_TRACKING_TRIGGER", "events")  # events without a project: still this error
+    with pytest.raises(SystemExit) as exited:
+        main(["--dry-run"])
+    assert exited.value.code == 2
+    assert (
+        "--project is needed (or ORDER_TRACKING_PUBSUB_PROJECT, which the DAG reads)"
+        in capsys.readouterr().err
+    )
 
 
 def test_flags_reach_the_commands(emitted: Lines) -> None:
