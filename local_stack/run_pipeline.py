@@ -59,51 +59,69 @@ def run_dag(env: dict[str, str], log_file: Path) -> int:
 
 
 def summarize(client: Any, warehouse: Path) -> dict[str, Any]:
-    """Counts from the newest batch's stage and merge results, and what sits where in the bucket."""
-    names = [blob.name for blob in client.list_blobs(BUCKET)]
-    merges = sorted(n for n in names if n.endswith("/merge_result.json"))
+    """Counts from the newest batch's documents, and what sits where in the bucket."""
+    blobs = list(client.list_blobs(BUCKET))
+    names = [blob.name for blob in blobs]
     summary: dict[str, Any] = {
         "objects_left_in_staging": sum(1 for n in names if n.startswith(STAGING)),
         "objects_in_archive": sum(1 for n in names if n.startswith(ARCHIVE)),
         "objects_in_quarantine": sum(1 for n in names if n.startswith(QUARANTINE)),
         "tables": {t: str(warehouse / t) for t in TABLES},
     }
-    if merges:
-        folder = merges[-1].rsplit("/", 1)[0]
+    manifests = [blob for blob in blobs if blob.name.endswith("/manifest.json")]
+    if manifests:
+        folder = max(manifests, key=lambda blob: (blob.time_created, blob.name)).name.rsplit("/", 1)[0]
         bucket = client.bucket(BUCKET)
-        documents = {
-            name: json.loads(bucket.blob(f"{folder}/{name}.json").download_as_bytes())
-            for name in ("manifest", "stage_result", "merge_result")
-        }
-        summary |= batch_summary(**documents)
+
+        def document(name: str) -> dict[str, Any] | None:
+            path = f"{folder}/{name}.json"
+            return json.loads(bucket.blob(path).download_as_bytes()) if path in names else None
+
+        manifest = document("manifest")
+        assert manifest is not None
+        summary |= batch_summary(manifest, document("stage_result"), document("merge_result"))
     return summary
 
 
 def batch_summary(
-    manifest: dict[str, Any], stage_result: dict[str, Any], merge_result: dict[str, Any]
+    manifest: dict[str, Any],
+    stage_result: dict[str, Any] | None,
+    merge_result: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """One batch's figures from its three documents (JSON as the DAG and the jobs write them).
+    """One batch's figures from its documents (JSON as the DAG and the jobs write them); a job that
+    did not run (no CSV object in the batch, a dry run, a failure) has no result and no figures.
 
     Every object the batch was cut with is counted once: the CSV objects by the stage job's outcome
     (``loaded``, ``duplicate``, ``quarantined``) and the objects not named ``*.csv``, which the cut
     sends to quarantine without any job reading them (``not_csv``).
     """
-    outcomes = Counter(obj["outcome"] for obj in stage_result["objects"])
-    return {
-        "batch_id": stage_result["batch_id"],
+    outcomes = Counter(obj["outcome"] for obj in (stage_result or {}).get("objects", []))
+    summary: dict[str, Any] = {
+        "batch_id": manifest["batch_id"],
         "objects_loaded": outcomes[Outcome.LOADED.value],
         "objects_duplicate": outcomes[Outcome.DUPLICATE.value],
         "objects_quarantined": outcomes[Outcome.QUARANTINED.value],
         "objects_not_csv": len(manifest.get("not_csv", [])),
+    }
+    if stage_result is None:
+        summary["jobs"] = (
+            "none ran: no CSV object in the batch" if not manifest["objects"] else "no stage result"
+        )
+        return summary
+    summary |= {
         "records_read": stage_result["records_read"],
         "rows_staged": stage_result["rows_staged"],
         "rows_rejected": stage_result["rows_rejected"],
-        "target_inserted": merge_result["inserted"],
-        "target_updated": merge_result["updated"],
-        "stale_skipped": merge_result["stale_skipped"],
-        "superseded_in_batch": merge_result["superseded_in_batch"],
-        "rows_in_target": merge_result["target_rows"],
     }
+    if merge_result is not None:
+        summary |= {
+            "target_inserted": merge_result["inserted"],
+            "target_updated": merge_result["updated"],
+            "stale_skipped": merge_result["stale_skipped"],
+            "superseded_in_batch": merge_result["superseded_in_batch"],
+            "rows_in_target": merge_result["target_rows"],
+        }
+    return summary
 
 
 def main() -> int:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-from local_stack.run_pipeline import batch_summary
+from local_stack.run_pipeline import batch_summary, summarize
+from local_stack.settings import BUCKET
 
 
 def _object(outcome: str) -> dict[str, Any]:
@@ -12,7 +15,11 @@ def _object(outcome: str) -> dict[str, Any]:
 
 
 def test_objects_are_counted_by_outcome_and_not_csv_objects_are_counted_too() -> None:
-    manifest = {"not_csv": [{"name": "staging_zn/readme.txt"}, {"name": "staging_zn/x.json"}]}
+    manifest = {
+        "batch_id": "b1",
+        "objects": [{"name": "staging_zn/x.csv"}],
+        "not_csv": [{"name": "staging_zn/readme.txt"}, {"name": "staging_zn/x.json"}],
+    }
     stage_result = {
         "batch_id": "b1",
         "objects": [_object("loaded"), _object("loaded"), _object("duplicate"), _object("quarantined")],
@@ -40,6 +47,7 @@ def test_objects_are_counted_by_outcome_and_not_csv_objects_are_counted_too() ->
 
 
 def test_a_manifest_without_not_csv_objects_counts_none() -> None:
+    manifest = {"batch_id": "b", "objects": []}
     stage_result = {"batch_id": "b", "objects": [], "records_read": 0, "rows_staged": 0, "rows_rejected": 0}
     merge_result = {
         "inserted": 0,
@@ -48,4 +56,28 @@ def test_a_manifest_without_not_csv_objects_counts_none() -> None:
         "superseded_in_batch": 0,
         "target_rows": 0,
     }
-    assert batch_summary({}, stage_result, merge_result)["objects_not_csv"] == 0
+    assert batch_summary(manifest, stage_result, merge_result)["objects_not_csv"] == 0
+
+
+def test_a_batch_of_only_non_csv_objects_is_summarized_from_its_manifest() -> None:
+    """No CSV object: no job ran and there are no results, but the batch and its quarantined
+    objects are still in the summary."""
+    manifest = {"batch_id": "b2", "objects": [], "not_csv": [{"name": "staging_zn/notes.json"}] * 3}
+    assert batch_summary(manifest, None, None) == {
+        "batch_id": "b2",
+        "objects_loaded": 0,
+        "objects_duplicate": 0,
+        "objects_quarantined": 0,
+        "objects_not_csv": 3,
+        "jobs": "none ran: no CSV object in the batch",
+    }
+
+
+def test_the_summary_reads_the_newest_batch_even_without_results(gcs: Any, tmp_path: Path) -> None:
+    bucket = gcs.bucket(BUCKET)
+    for batch_id in ("older_batch", "newest_batch"):
+        manifest = {"batch_id": batch_id, "objects": [], "not_csv": [{"name": "staging_zn/notes.json"}]}
+        bucket.blob(f"_batches/{batch_id}/manifest.json").upload_from_string(json.dumps(manifest))
+    summary = summarize(gcs, tmp_path)
+    assert (summary["batch_id"], summary["objects_not_csv"]) == ("newest_batch", 1)
+    assert summary["jobs"] == "none ran: no CSV object in the batch"
