@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 import socket
 import sys
 from pathlib import Path
 
 from local_stack.gcs_emulator import emulator_client
-from local_stack.input_files import InputFilesError, staging_names
+from local_stack.input_files import InputFilesError, split_file_list, staging_names
 from local_stack.settings import BUCKET, GCS_PORT, STAGING_PREFIX
 
 
@@ -18,7 +17,7 @@ def main() -> None:
     parser.add_argument("files", type=Path, nargs="*")
     parser.add_argument(
         "--file-list",
-        type=shlex.split,
+        type=split_file_list,
         default=[],
         help="more files as one shell-quoted string (make's FILES: no shell ever runs it)",
     )

@@ -12,10 +12,29 @@ valid UTF-8, no carriage return or line feed, at most 1024 bytes.
 
 from __future__ import annotations
 
+import argparse
+import re
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
 MAX_OBJECT_NAME_BYTES = 1024
+_UNEXPANDED = re.compile(r"[*?]|^~")  # what a shell would have expanded, had one run ([ is common)
+
+
+def split_file_list(value: str) -> list[str]:
+    """``INPUT`` / ``FILES`` split as a shell would split words, but by no shell (``shlex``).
+
+    Raises:
+        argparse.ArgumentTypeError: an unbalanced quote, with how to quote a name that holds one.
+    """
+    try:
+        return shlex.split(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f'{error} in {value!r}: a name holding \' goes inside " " ("it\'s.csv"), one holding '
+            "\" inside ' ' ('say \"hi\".csv')"
+        ) from error
 
 
 class InputFilesError(ValueError):
@@ -45,9 +64,10 @@ def staging_names(paths: Sequence[Path], prefix: str, *, variable: str) -> dict[
     seen: set[Path] = set()
     missing = [path for path in paths if not path.exists()]
     if missing:
-        problems.append(
-            f"no such file: {', '.join(map(str, missing))} (quote names with spaces inside {variable})"
-        )
+        hint = f"quote names with spaces inside {variable}"
+        if any(_UNEXPANDED.search(str(path)) for path in missing):
+            hint += f"; no shell expands * ? or ~ inside {variable}: name each file"
+        problems.append(f"no such file: {', '.join(map(str, missing))} ({hint})")
     for path in paths:
         if path in missing:
             continue

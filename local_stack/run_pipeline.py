@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shlex
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from typing import Any
 from batch_documents import Outcome
 from local_stack.airflow_env import LOCAL_DIR, LOCAL_FEED, overridden_feed_notes
 from local_stack.gcs_emulator import emulator_client
-from local_stack.input_files import InputFilesError, staging_names
+from local_stack.input_files import InputFilesError, split_file_list, staging_names
 from local_stack.jars import ensure_jars
 from local_stack.local_stack import LocalStack
 from local_stack.samples import sample_objects
@@ -131,7 +130,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--input-list",
-        type=shlex.split,
+        type=split_file_list,
         default=[],
         help="the same as one shell-quoted string (make's INPUT: no shell ever runs it)",
     )

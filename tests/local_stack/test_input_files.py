@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import unicodedata
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from local_stack.input_files import MAX_OBJECT_NAME_BYTES, InputFilesError, staging_names
+from local_stack.input_files import MAX_OBJECT_NAME_BYTES, InputFilesError, split_file_list, staging_names
 
 PREFIX = "staging_zn/"
 # File names a producer or a developer really has: spaces, brackets, quotes, accents, dots, dashes.
@@ -123,3 +124,29 @@ def test_an_object_name_over_the_limit_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputFilesError, match=f"Cloud Storage allows {MAX_OBJECT_NAME_BYTES}"):
         staging_names([path], prefix, variable="FILES")
     assert staging_names([path], PREFIX, variable="FILES") == {PREFIX + path.name: path}
+
+
+@pytest.mark.parametrize("value", ["it's.csv", "'a.csv", 'say "hi.csv'])
+def test_an_unbalanced_quote_says_how_to_quote(value: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="a name holding ' goes inside"):
+        split_file_list(value)
+
+
+def test_quoted_names_split_whole() -> None:
+    assert split_file_list('"it\'s.csv" \'say "hi".csv\' plain.csv') == [
+        "it's.csv",
+        'say "hi".csv',
+        "plain.csv",
+    ]
+
+
+@pytest.mark.parametrize("name", ["data/*.csv", "~/orders.csv", "day?.csv"])
+def test_a_missing_name_a_shell_would_have_expanded_says_no_shell_runs(tmp_path: Path, name: str) -> None:
+    with pytest.raises(InputFilesError, match=r"no shell expands \* \? or ~ inside INPUT: name each file"):
+        staging_names([Path(name)], PREFIX, variable="INPUT")
+
+
+def test_a_missing_name_with_brackets_gets_no_glob_hint(tmp_path: Path) -> None:
+    with pytest.raises(InputFilesError) as raised:
+        staging_names([tmp_path / "x (2) [late].csv"], PREFIX, variable="INPUT")
+    assert "no shell expands" not in str(raised.value)
