@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,21 @@ def overridden_feed_notes(environ: Mapping[str, str] | None = None) -> list[str]
         for name, value in replaced.items()
         if env.get(name, value) != value
     ]
+
+
+def dag_settings_problem(settings: Mapping[str, str] | None = None) -> str | None:
+    """Why the DAG would refuse the ``ORDER_TRACKING_*`` settings the local stack gives it (the
+    shell's, with :data:`LOCAL_FEED`, :data:`LOCAL_RUN_SETTINGS` and ``settings`` on top), or
+    ``None``: checked before anything starts, instead of an import error deep in a DAG run's log."""
+    if str(REPO / "plugins") not in sys.path:
+        sys.path.insert(0, str(REPO / "plugins"))  # as Airflow does for its plugins folder
+    from order_tracking.config import ConfigError, PipelineConfig
+
+    try:
+        PipelineConfig.from_env({**os.environ, **LOCAL_FEED, **LOCAL_RUN_SETTINGS, **(settings or {})})
+    except ConfigError as error:
+        return f"the DAG would not load: {error}"
+    return None
 
 
 def airflow_env(

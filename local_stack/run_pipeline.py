@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from batch_documents import Outcome
-from local_stack.airflow_env import LOCAL_DIR, LOCAL_FEED, overridden_feed_notes
+from local_stack.airflow_env import LOCAL_DIR, LOCAL_FEED, dag_settings_problem, overridden_feed_notes
 from local_stack.gcs_emulator import emulator_client
 from local_stack.input_files import InputFilesError, split_file_list, staging_names
 from local_stack.jars import ensure_jars
@@ -142,6 +142,10 @@ def main() -> int:
         parser.error(str(error))
     for note in overridden_feed_notes():
         print(note, flush=True)
+    # `airflow dags test` cannot run a DAG with a deadline; `make up` (scheduler + triggerer) keeps it.
+    no_deadline = {"ORDER_TRACKING_RUN_DEADLINE_SECONDS": "0"}
+    if problem := dag_settings_problem(no_deadline):
+        parser.error(problem)
     started = time.monotonic()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the runner's stats call is not news
     ensure_jars()
@@ -149,8 +153,6 @@ def main() -> int:
     warehouse.mkdir(parents=True, exist_ok=True)
     (LOCAL_DIR / "logs").mkdir(parents=True, exist_ok=True)
 
-    # `airflow dags test` cannot run a DAG with a deadline; `make up` (scheduler + triggerer) keeps it.
-    no_deadline = {"ORDER_TRACKING_RUN_DEADLINE_SECONDS": "0"}
     with LocalStack(warehouse, airflow_home=LOCAL_DIR / "airflow", airflow_settings=no_deadline) as stack:
         stack.migrate_airflow_db()
         client = emulator_client(stack.gcs_url)

@@ -27,7 +27,7 @@ import threading
 import time
 from types import FrameType
 
-from local_stack.airflow_env import overridden_feed_notes
+from local_stack.airflow_env import dag_settings_problem, overridden_feed_notes
 from local_stack.airflow_services import ADMIN_PASSWORD, ADMIN_USER, ServiceStartError
 from local_stack.local_stack import LocalStack
 from local_stack.processes import end_descendants
@@ -105,6 +105,9 @@ def main() -> int:
     stop.install()
     for note in overridden_feed_notes():
         print(note, flush=True)
+    if problem := dag_settings_problem():
+        print(f"error: {problem}", file=sys.stderr, flush=True)
+        return 2
     for folder in ("warehouse", "gcs", "airflow", "logs"):
         (STACK_DIR / folder).mkdir(parents=True, exist_ok=True)
     stack = LocalStack(

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from local_stack.airflow_env import LOCAL_FEED, LocalStackAddresses, airflow_env, overridden_feed_notes
+from local_stack.airflow_env import (
+    LOCAL_FEED,
+    REPO,
+    LocalStackAddresses,
+    airflow_env,
+    dag_settings_problem,
+    overridden_feed_notes,
+)
 from local_stack.settings import BUCKET, STAGING_PREFIX
 from order_tracking.config import PipelineConfig
 
@@ -80,3 +90,33 @@ def test_the_local_run_settings_are_named_too_when_replaced(tmp_path: Path) -> N
     env = _env(tmp_path)
     assert env["ORDER_TRACKING_TABLES_ROOT"] == str(tmp_path / "warehouse")
     assert env["ORDER_TRACKING_SCHEDULE"] == "*/1 * * * *"
+
+
+def test_a_setting_the_dag_refuses_is_found_before_anything_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORDER_TRACKING_SCHEMA_POLICY", "merge")
+    assert dag_settings_problem() == (
+        "the DAG would not load: ORDER_TRACKING_SCHEMA_POLICY must be one of add, rescue, fail, not 'merge'"
+    )
+    monkeypatch.setenv("ORDER_TRACKING_SCHEMA_POLICY", "rescue")
+    monkeypatch.setenv("ORDER_TRACKING_BUCKET", "gs://prod")  # replaced by the stack's: no problem
+    assert dag_settings_problem() is None
+    assert dag_settings_problem({"ORDER_TRACKING_RUN_DEADLINE_SECONDS": "-1"}) is not None
+
+
+def test_make_run_refuses_a_bad_setting_before_starting_the_stack(tmp_path: Path) -> None:
+    env = {**os.environ, "ORDER_TRACKING_MAX_OBJECTS_PER_RUN": "0", "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "local_stack.run_pipeline"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert (
+        "error: the DAG would not load: ORDER_TRACKING_MAX_OBJECTS_PER_RUN must be a positive number"
+        in done.stderr
+    )
+    assert done.stdout == ""  # nothing started, nothing dropped
