@@ -47,6 +47,19 @@ VARIABLE_IMPORT = "from airflow.sdk import Variable" if AIRFLOW_3 else "from air
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILE = REPO / "dags" / "order_tracking_incremental_load.py"
+# The start of every parse probe: a fresh interpreter in which network I/O and Variable reads fail.
+NO_IO_PROBE = textwrap.dedent(
+    f"""
+    import socket, sys
+    def _refuse(*args, **kwargs):
+        raise AssertionError("network I/O while parsing the DAG file")
+    socket.socket.connect = _refuse
+    socket.create_connection = _refuse
+    {VARIABLE_IMPORT}
+    Variable.get = staticmethod(_refuse)
+    sys.path.insert(0, {str(REPO / "plugins")!r})
+    """
+)
 DAG_ID = "order_tracking_incremental_load"
 
 
@@ -291,16 +304,8 @@ def test_trigger_form_params(dag: Any) -> None:
 
 def test_parsing_does_no_io_and_imports_nothing_heavy() -> None:
     """Parse the DAG file in a fresh interpreter with sockets and Variable reads forbidden."""
-    probe = textwrap.dedent(
+    probe = NO_IO_PROBE + textwrap.dedent(
         f"""
-        import socket, sys
-        def _refuse(*args, **kwargs):
-            raise AssertionError("network I/O while parsing the DAG file")
-        socket.socket.connect = _refuse
-        socket.create_connection = _refuse
-        {VARIABLE_IMPORT}
-        Variable.get = staticmethod(_refuse)
-        sys.path.insert(0, {str(REPO / "plugins")!r})
         import runpy
         runpy.run_path({str(DAG_FILE)!r})
         heavy = sorted(m for m in ("pyspark", "delta", "pandas") if m in sys.modules)
@@ -313,10 +318,10 @@ def test_parsing_does_no_io_and_imports_nothing_heavy() -> None:
 
 
 # How runs start under several ORDER_TRACKING_* settings: one fresh interpreter imports Airflow once,
-# then parses the DAG file in a forked child per setting (Airflow's @teardown cannot be called twice
-# in one process), with sockets and Variable reads refused. Each child prints the schedule after a
-# round trip through Airflow's own DAG serialization (what the scheduler and the triggerer read), and
-# the sensor's wait.
+# then parses the DAG file in a forked child per setting (each child has only its own settings in its
+# environment and its own modules), with sockets and Variable reads refused. Each child prints the
+# schedule after a round trip through Airflow's own DAG serialization (what the scheduler and the
+# triggerer read), and the sensor's wait.
 START_SETTINGS: dict[str, dict[str, str]] = {
     "default": {},
     "events": {
@@ -338,16 +343,9 @@ START_SETTINGS: dict[str, dict[str, str]] = {
         "SAFETY_SCHEDULE": "61 * * * *",
     },
 }
-START_PROBE = textwrap.dedent(
+START_PROBE = NO_IO_PROBE + textwrap.dedent(
     f"""
-    import json, os, socket, sys
-    def _refuse(*args, **kwargs):
-        raise AssertionError("network I/O while parsing the DAG file")
-    socket.socket.connect = _refuse
-    socket.create_connection = _refuse
-    {VARIABLE_IMPORT}
-    Variable.get = staticmethod(_refuse)
-    sys.path.insert(0, {str(REPO / "plugins")!r})
+    import json, os
     {DAGBAG_IMPORT}
     try:  # Airflow 3.3+
         from airflow.serialization.serialized_objects import DagSerialization as Serialization
