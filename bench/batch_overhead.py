@@ -12,7 +12,12 @@ machine is shared, so take the medians of several batches). ``--jobs`` lists eac
 description once, to see where they come from. ``--fresh-tables`` gives every batch new tables (as
 most tests do), otherwise the batches share them (as production does). The JVM and shuffle settings
 come from the environment as in ``local_stack.spark`` (the tests set ``SPARK_DRIVER_JAVA_OPTIONS``
-and ``SPARK_SHUFFLE_PARTITIONS``). Not a ``make bench`` section: a developer's tool; production code
+and ``SPARK_SHUFFLE_PARTITIONS``); ``--conf`` tries a session setting, for example the tests'
+interpreted evaluation: ``--conf spark.sql.codegen.wholeStage=false --conf
+spark.sql.codegen.factoryMode=NO_CODEGEN``. To see where the JVM's time goes, add
+``-XX:StartFlightRecording=filename=/tmp/b.jfr,settings=profile`` to ``SPARK_DRIVER_JAVA_OPTIONS``
+and read it with ``jfr print --stack-depth 300 --events jdk.ExecutionSample /tmp/b.jfr``. Not a
+``make bench`` section: a developer's tool; production code
 never imports it.
 """
 

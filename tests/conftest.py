@@ -51,9 +51,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 
 def _test_spark(gcs_url: str, warehouse: Path) -> Any:
-    from local_stack.spark import build_local_spark
+    from local_stack.spark import INTERPRETED, build_local_spark
 
-    return build_local_spark(gcs_url, warehouse, app_name="order-tracking-tests")
+    # tiny batches: interpreted evaluation, no code generation (see INTERPRETED); the live tests'
+    # own stacks (make up, make run) and the benchmark smoke run keep Spark's default
+    return build_local_spark(gcs_url, warehouse, app_name="order-tracking-tests", extra_conf=INTERPRETED)
 
 
 @pytest.fixture(scope="session")
