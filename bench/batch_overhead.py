@@ -3,6 +3,7 @@
 ::
 
     .venv/bin/python -m bench.batch_overhead [--batches 7] [--warmup 2] [--fresh-tables] [--jobs]
+        [--interpreted] [--conf KEY=VALUE ...]
 
 One LocalStack (GCS emulator + the SparkSession ``local_stack.spark`` builds, as the tests and
 ``make run`` use it), batches put in the emulator the way ``cut_batch`` claims them, then each job's
@@ -12,13 +13,12 @@ machine is shared, so take the medians of several batches). ``--jobs`` lists eac
 description once, to see where they come from. ``--fresh-tables`` gives every batch new tables (as
 most tests do), otherwise the batches share them (as production does). The JVM and shuffle settings
 come from the environment as in ``local_stack.spark`` (the tests set ``SPARK_DRIVER_JAVA_OPTIONS``
-and ``SPARK_SHUFFLE_PARTITIONS``); ``--conf`` tries a session setting, for example the tests'
-interpreted evaluation: ``--conf spark.sql.codegen.wholeStage=false --conf
-spark.sql.codegen.factoryMode=NO_CODEGEN``. To see where the JVM's time goes, add
-``-XX:StartFlightRecording=filename=/tmp/b.jfr,settings=profile`` to ``SPARK_DRIVER_JAVA_OPTIONS``
-and read it with ``jfr print --stack-depth 300 --events jdk.ExecutionSample /tmp/b.jfr``. Not a
-``make bench`` section: a developer's tool; production code
-never imports it.
+and ``SPARK_SHUFFLE_PARTITIONS``). ``--interpreted`` runs the tests' session settings
+(``local_stack.spark.INTERPRETED``); ``--conf`` tries any other session setting. To see where the
+JVM's time goes, add ``-XX:StartFlightRecording=filename=/tmp/b.jfr,settings=profile`` to
+``SPARK_DRIVER_JAVA_OPTIONS`` and read it with
+``jfr print --stack-depth 300 --events jdk.ExecutionSample /tmp/b.jfr``. Not a ``make bench``
+section: a developer's tool; production code never imports it.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from typing import Any
 from local_stack.batches import upload_batch
 from local_stack.gcs_emulator import emulator_client
 from local_stack.local_stack import BUCKET, LocalStack
-from local_stack.spark import build_local_spark
+from local_stack.spark import INTERPRETED, build_local_spark
 
 REPO = Path(__file__).resolve().parent.parent
 HEADER = "tracking_num,order_id,carrier,status,event_ts,location,estimated_delivery_date\n"
@@ -189,12 +189,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--conf", action="append", default=[], metavar="KEY=VALUE", help="a session setting to try"
     )
+    parser.add_argument(
+        "--interpreted", action="store_true", help="the test suite's session settings: no generated code"
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO / "plugins"))  # order_tracking (the claims), as Airflow loads it
 
     with tempfile.TemporaryDirectory(prefix="batch-overhead-") as work:
         root = Path(work)
-        factory = lambda url, warehouse: build_local_spark(url, warehouse, app_name="batch-overhead")  # noqa: E731
+        extra = INTERPRETED if args.interpreted else None
+        factory = lambda url, warehouse: build_local_spark(url, warehouse, "batch-overhead", extra)  # noqa: E731
         with LocalStack(root / "warehouse", spark_factory=factory) as stack:
             spark = stack.spark_session()
             conf = spark.conf
@@ -204,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"shuffle partitions {conf.get('spark.sql.shuffle.partitions')}, "
                 f"AQE {conf.get('spark.sql.adaptive.enabled')}, "
+                f"codegen factory {conf.get('spark.sql.codegen.factoryMode')}, "
                 f"SPARK_DRIVER_JAVA_OPTIONS '{os.environ.get('SPARK_DRIVER_JAVA_OPTIONS', '')}'",
                 flush=True,
             )

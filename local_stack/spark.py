@@ -39,8 +39,11 @@ def gcs_emulator_conf(emulator_url: str) -> dict[str, str]:
 # JFR profile of ``bench/batch_overhead.py`` (generating the source 28 %, compiling it with Janino
 # 11 %), much of it for Delta's own log-replay queries. Measured there (2-row batch, fresh tables,
 # 2 cores): stage 10.1 -> 7.3 s, merge 11.3 -> 7.4 s. For large data generated code wins, so only
-# the test suite's session uses this; make run, make up and the benchmark keep Spark's default.
+# the test suite's session uses this; make run, make up and make bench keep Spark's default.
 INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+# Spark's defaults for the same two settings (generated code, interpreted only where it fails to
+# compile): both are session settings, so a test can set them for itself on an INTERPRETED session.
+GENERATED = {"spark.sql.codegen.wholeStage": "true", "spark.sql.codegen.factoryMode": "FALLBACK"}
 
 
 def build_local_spark(

@@ -53,8 +53,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 def _test_spark(gcs_url: str, warehouse: Path) -> Any:
     from local_stack.spark import INTERPRETED, build_local_spark
 
-    # tiny batches: interpreted evaluation, no code generation (see INTERPRETED); the live tests'
-    # own stacks (make up, make run) and the benchmark smoke run keep Spark's default
+    # tiny batches: interpreted evaluation, no code generation (see INTERPRETED). Everything on this
+    # session runs so: the Spark, end-to-end and live Airflow tests and the bench smoke run; the
+    # generated_code fixture gives one end-to-end test Spark's default back.
     return build_local_spark(gcs_url, warehouse, app_name="order-tracking-tests", extra_conf=INTERPRETED)
 
 
@@ -96,6 +97,26 @@ def spark(local_stack: LocalStack) -> Any:
     """The one SparkSession (Delta Lake + gs:// on the emulator) of the whole test run; the stack
     stops it, and its JVM, at the end."""
     return local_stack.spark_session()
+
+
+@pytest.fixture
+def generated_code(spark: Any) -> Iterator[None]:
+    """Spark's default code generation for one test on the suite's interpreted session, as
+    ``make run`` and Databricks run the jobs (the runner runs them on this same session).
+
+    Checks first that the session now plans whole-stage generated code.
+    """
+    from local_stack.spark import GENERATED, INTERPRETED
+
+    for key, value in GENERATED.items():
+        spark.conf.set(key, value)
+    try:
+        plan = spark.range(1).selectExpr("id + 1")._jdf.queryExecution().executedPlan()
+        assert plan.nodeName().startswith("WholeStageCodegen"), plan.toString()
+        yield
+    finally:
+        for key, value in INTERPRETED.items():
+            spark.conf.set(key, value)
 
 
 @pytest.fixture(scope="session")

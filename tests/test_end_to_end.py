@@ -281,11 +281,12 @@ CASES = Path(__file__).resolve().parent / "data" / "feed_robustness"
 
 
 def test_a_batch_of_every_handed_case_loads_the_good_rows_and_blocks_nothing(
-    run_dag: Any, bucket: Any, gcs: Any, spark: Any
+    run_dag: Any, bucket: Any, gcs: Any, spark: Any, generated_code: None
 ) -> None:
     """Odd names, producer columns named like ours, mixed line endings, tabs, extreme years, a row
     wider than Spark can read, and good files, in one batch: every object ends in archive or
-    quarantine with a reason, every good row loads, every bad row is a reject with its reason."""
+    quarantine with a reason, every good row loads, every bad row is a reject with its reason.
+    Run with Spark's generated code, as in production (the rest of the suite runs interpreted)."""
     drop = {
         "orders[1].csv": CASES / "glob_bracket_name_blocks_batch" / "orders[1].csv",
         "good.csv": CASES / "glob_bracket_name_blocks_batch" / "good.csv",
