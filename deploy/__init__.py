@@ -39,14 +39,18 @@ def pipeline_config(overrides: Mapping[str, str] | None = None) -> PipelineConfi
 
     ``plugins/`` is put on ``sys.path`` first, as Airflow does for the plugins folder. Raises
     :class:`DeployError` naming the ``ORDER_TRACKING_*`` variable whose value the DAG could not
-    parse either (``order_tracking.config.ConfigError`` names it).
+    parse either (``order_tracking.config.ConfigError`` names it), the two schedules included
+    (``order_tracking.run_start.check_schedules``).
     """
     _plugins_on_path()
     from order_tracking.config import ConfigError, PipelineConfig
+    from order_tracking.run_start import check_schedules
 
     environ = {**os.environ, **(overrides or {})}
     try:
-        return PipelineConfig.from_env(environ)
+        config = PipelineConfig.from_env(environ)
+        check_schedules(config)
+        return config
     except ConfigError as error:
         variable = error.variable or ""
         if variable in environ:

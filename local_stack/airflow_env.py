@@ -88,9 +88,12 @@ def dag_settings_problem(settings: Mapping[str, str] | None = None) -> str | Non
     if str(REPO / "plugins") not in sys.path:
         sys.path.insert(0, str(REPO / "plugins"))  # as Airflow does for its plugins folder
     from order_tracking.config import ConfigError, PipelineConfig
+    from order_tracking.run_start import check_schedules
 
     try:
-        PipelineConfig.from_env({**os.environ, **LOCAL_FEED, **LOCAL_RUN_SETTINGS, **(settings or {})})
+        check_schedules(
+            PipelineConfig.from_env({**os.environ, **LOCAL_FEED, **LOCAL_RUN_SETTINGS, **(settings or {})})
+        )
     except ConfigError as error:
         return f"the DAG would not load: {error}"
     return None

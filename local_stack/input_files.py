@@ -64,7 +64,8 @@ def staging_names(paths: Sequence[Path], prefix: str, *, variable: str) -> dict[
     seen: set[Path] = set()
     missing = [path for path in paths if not path.exists()]
     if missing:
-        hint = f"quote names with spaces inside {variable}"
+        hint = f"quote names with spaces inside {variable}, and write $$ for a $ "
+        hint += "(make reads $x as a variable)"
         if any(_UNEXPANDED.search(str(path)) for path in missing):
             hint += f"; no shell expands * ? or ~ inside {variable}: name each file"
         problems.append(f"no such file: {', '.join(map(str, missing))} ({hint})")

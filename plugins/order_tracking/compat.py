@@ -283,7 +283,7 @@ def event_schedule(
         from airflow.timetables.assets import AssetOrTimeSchedule  # type: ignore[assignment]
         from airflow.timetables.trigger import CronTriggerTimetable  # type: ignore[assignment]
 
-    if problem := cron_problem(safety_cron):
+    if problem := cron_problem(safety_cron, timetable_only=True):
         raise ValueError(problem)
     return AssetOrTimeSchedule(timetable=CronTriggerTimetable(safety_cron, timezone="UTC"), assets=[asset])
 
@@ -293,12 +293,14 @@ def event_schedule(
 _NON_CRON_PRESETS = frozenset({"@once", "@continuous"})
 
 
-def cron_problem(expression: str) -> str | None:
+def cron_problem(expression: str, timetable_only: bool = False) -> str | None:
     """Why Airflow would refuse ``expression`` as a cron schedule (a cron expression or a preset
     such as ``@hourly``), or ``None``: ``CronTriggerTimetable.validate``, which the DAG processor
-    would otherwise only call later, with an error that names no setting."""
+    would otherwise only call later, with an error that names no setting. ``@once`` and
+    ``@continuous`` are schedules a DAG takes but no cron timetable does: refused when
+    ``timetable_only`` (a schedule built as a ``CronTriggerTimetable``)."""
     if expression in _NON_CRON_PRESETS:
-        return None
+        return f"{expression} is not a cron schedule, and this one must be" if timetable_only else None
     from airflow.exceptions import AirflowTimetableInvalid
 
     try:  # Airflow 3.2+

@@ -55,29 +55,46 @@ def staging_asset_name(dag_id: str) -> str:
     return f"{dag_id}__staging_objects"
 
 
+def check_schedules(config: PipelineConfig) -> None:
+    """Refuse a ``SCHEDULE`` or ``SAFETY_SCHEDULE`` that Airflow's cron timetable refuses, whichever
+    trigger is set (the one not in use today is the one a switch of trigger would use). The safety
+    schedule is a cron timetable, so ``@once`` and ``@continuous`` are refused there too.
+
+    The one check for the DAG (:func:`run_start`), the deploy commands and ``make run`` / ``make up``;
+    the rule is Airflow's own (``compat.cron_problem``), the same on every Airflow line.
+
+    Raises:
+        ConfigError: naming ``ORDER_TRACKING_SCHEDULE`` or ``ORDER_TRACKING_SAFETY_SCHEDULE``.
+    """
+    for variable, value, cron, timetable_only in (
+        ("ORDER_TRACKING_SCHEDULE", config.schedule, config.schedule_or_none, False),
+        ("ORDER_TRACKING_SAFETY_SCHEDULE", config.safety_schedule, config.safety_schedule_or_none, True),
+    ):
+        if cron is not None and (problem := cron_problem(cron, timetable_only)):
+            raise ConfigError(
+                f"{variable} {value!r} is not a schedule Airflow accepts "
+                f"(a cron expression or preset, or 'none'): {problem}",
+                variable,
+            )
+
+
 def run_start(config: PipelineConfig, dag_id: str) -> RunStart:
     """How ``config.trigger`` starts ``dag_id``'s runs on this Airflow line.
 
     Raises:
         ConfigError: ``events`` on a line without asset watchers (Airflow 2.11), or a schedule or
-            safety schedule Airflow refuses; each names its variable.
+            safety schedule Airflow refuses (:func:`check_schedules`); each names its variable.
     """
-    if config.trigger != TRIGGER_EVENTS:
-        schedule = config.schedule_or_none
-        if schedule is not None and (problem := cron_problem(schedule)):
-            raise ConfigError(
-                f"ORDER_TRACKING_SCHEDULE {config.schedule!r} is not a schedule Airflow accepts "
-                f"(a cron expression or preset, or 'none'): {problem}",
-                "ORDER_TRACKING_SCHEDULE",
-            )
-        return RunStart(schedule, config.sensor_poke_seconds, config.sensor_timeout_seconds)
-    if not HAS_ASSET_WATCHERS:
+    if config.trigger == TRIGGER_EVENTS and not HAS_ASSET_WATCHERS:
         raise ConfigError(
             f"ORDER_TRACKING_TRIGGER=events needs asset watchers (Airflow 3), and this is Airflow "
             f"{AIRFLOW_RELEASE}: set ORDER_TRACKING_TRIGGER=schedule (ORDER_TRACKING_SCHEDULE and the "
             "sensor start the runs), or run on an Airflow 3.1+ image",
             "ORDER_TRACKING_TRIGGER",
         )
+    check_schedules(config)
+    if config.trigger != TRIGGER_EVENTS:
+        return RunStart(config.schedule_or_none, config.sensor_poke_seconds, config.sensor_timeout_seconds)
     trigger = pubsub_watcher_trigger(
         project_id=config.pubsub_project,
         subscription=config.pubsub_subscription,

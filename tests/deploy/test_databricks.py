@@ -385,6 +385,8 @@ def test_the_command_ends_in_one_error_line_and_prints_no_sdk_warning(
     [
         ("ORDER_TRACKING_STEP_TIMEOUT_SECONDS", "abc", "invalid literal for int()"),
         ("ORDER_TRACKING_CLUSTER_SPEC", "{not json", "Expecting property name"),
+        ("ORDER_TRACKING_SCHEDULE", "bogus", "is not a schedule Airflow accepts"),
+        ("ORDER_TRACKING_SAFETY_SCHEDULE", "61 * * * *", "is not a schedule Airflow accepts"),
     ],
 )
 def test_a_bad_order_tracking_variable_is_an_error_naming_it(

@@ -44,7 +44,24 @@ def test_every_awkward_name_arrives_whole(make_target: str, variable: str, tmp_p
     names = [str(tmp_path / name) for name in AWKWARD]
     done = _make(make_target, variable, _quoted(names), tmp_path)
     assert done.returncode != 0
-    assert f"no such file: {', '.join(names)} (quote names with spaces inside {variable})" in done.stderr
+    hint = f"quote names with spaces inside {variable}, and write $$ for a $ (make reads $x as a variable)"
+    assert f"no such file: {', '.join(names)} ({hint})" in done.stderr
+
+
+@pytest.mark.parametrize(("make_target", "variable"), [("run", "INPUT"), ("drop", "FILES")])
+@pytest.mark.parametrize(
+    ("name", "make_gives"), [("price$x.csv", "price.csv"), ("$HOME.csv", "OME.csv"), ("a$(b).csv", "a.csv")]
+)
+def test_a_single_dollar_that_make_ate_gets_the_double_dollar_hint(
+    make_target: str, variable: str, name: str, make_gives: str, tmp_path: Path
+) -> None:
+    """make expands $x (and $(b), $H...) before the tool sees the value, so the tool is given a name
+    that is not there; its error names what it got and says how to write a $ for make."""
+    (tmp_path / name).write_text("tracking_num\n")
+    done = _make(make_target, variable, shlex.quote(str(tmp_path / name)), tmp_path)
+    assert done.returncode != 0
+    assert f"no such file: {tmp_path / make_gives} (" in done.stderr
+    assert "write $$ for a $ (make reads $x as a variable)" in done.stderr
 
 
 @pytest.mark.parametrize(("make_target", "variable"), [("run", "INPUT"), ("drop", "FILES")])

@@ -97,7 +97,8 @@ def test_missing_files_and_folders_are_named_together(tmp_path: Path) -> None:
     with pytest.raises(InputFilesError) as raised:
         staging_names([missing, folder], PREFIX, variable="INPUT")
     assert str(raised.value) == (
-        f"no such file: {missing} (quote names with spaces inside INPUT); "
+        f"no such file: {missing} (quote names with spaces inside INPUT, and write $$ for a $ "
+        "(make reads $x as a variable)); "
         f"not a file: {folder} (give the CSV files, not their folder)"
     )
 

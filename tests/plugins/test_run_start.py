@@ -93,6 +93,15 @@ def test_a_safety_schedule_airflow_refuses_is_refused_naming_the_variable(cron: 
     assert refused.value.variable == "ORDER_TRACKING_SAFETY_SCHEDULE"
 
 
+@pytest.mark.parametrize("cron", ["61 * * * *", "every hour", "@once", "@continuous"])
+def test_a_bad_safety_schedule_is_refused_in_schedule_mode_too(cron: str) -> None:
+    """The schedule not in use is checked as well: switching the trigger must not reveal it."""
+    config = PipelineConfig.from_env({"ORDER_TRACKING_SAFETY_SCHEDULE": cron})
+    with pytest.raises(ConfigError, match=re.escape(f"ORDER_TRACKING_SAFETY_SCHEDULE '{cron}'")) as refused:
+        run_start(config, DAG_ID)
+    assert refused.value.variable == "ORDER_TRACKING_SAFETY_SCHEDULE"
+
+
 @pytest.mark.skipif(HAS_ASSET_WATCHERS, reason="Airflow 2.11 only: no asset watchers")
 def test_events_mode_is_refused_where_there_are_no_asset_watchers() -> None:
     with pytest.raises(ConfigError) as refused:
