@@ -115,7 +115,7 @@ def test_airflow_connections_point_at_the_stack(services: dict[str, dict[str, An
 
 def test_dockerfile_extends_airflow_and_installs_the_pins(dockerfile: str) -> None:
     instructions = [line for line in dockerfile.splitlines() if line.strip() and not line.startswith("#")]
-    assert instructions[0] == "FROM apache/airflow:3.3.2-python3.11"
+    assert instructions[0] == "FROM apache/airflow:3.3.1-python3.11"
     assert re.search(r"pip install .*-r \S*requirements\.txt -c \S*constraints\.txt", dockerfile)
     assert "openjdk-17-jre-headless" in dockerfile
 
