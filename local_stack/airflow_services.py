@@ -47,13 +47,14 @@ def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def migrate_db(env: dict[str, str]) -> None:
+def migrate_db(env: dict[str, str], python: str = sys.executable) -> None:
     """``airflow db migrate`` for the Airflow home in ``env``: create or upgrade its metadata DB.
 
+    ``python`` is the interpreter whose Airflow migrates it (another lane's venv: its own schema).
     Raises :class:`ServiceStartError` with the last 4,000 characters of Airflow's output if it fails.
     """
     done = subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
+        [python, "-m", "airflow", "db", "migrate"],
         env=env,
         capture_output=True,
         text=True,

@@ -20,6 +20,7 @@ then leaves both running.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -126,13 +127,14 @@ class LocalStack:
                 self._spark = self._spark_factory(self.gcs_url, self.warehouse)
             return self._spark
 
-    def migrate_airflow_db(self) -> None:
-        """Create or upgrade the metadata DB of ``airflow_home`` (for ``airflow dags test``).
+    def migrate_airflow_db(self, python: str = sys.executable) -> None:
+        """Create or upgrade the metadata DB of ``airflow_home`` (for ``airflow dags test``), with
+        the Airflow of ``python`` (a lane's venv for another Airflow line).
 
         Raises:
             ServiceStartError: ``airflow db migrate`` failed (its output's tail is in the message).
         """
-        migrate_db(self.env)
+        migrate_db(self.env, python)
 
     # --- lifecycle --------------------------------------------------------------------------
     def start(self) -> LocalStack:

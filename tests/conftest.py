@@ -8,9 +8,11 @@ import time, before any test module imports Airflow.
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,10 +127,46 @@ def databricks(local_stack: LocalStack, spark: Any) -> RunnerClient:
     return local_stack.runner
 
 
+# The Python whose Airflow runs ``airflow dags test`` in the end-to-end tests: this venv's by default;
+# ``make lane-e2e-<lane>`` points it at a lane's venv (another Airflow line, same stack and Spark).
+AIRFLOW_PYTHON = os.environ.get("ORDER_TRACKING_TEST_AIRFLOW_PYTHON") or sys.executable
+
+
+@functools.cache
+def airflow_under_test() -> str:
+    """The version of the Airflow ``AIRFLOW_PYTHON`` runs (``"3.3.1"``, ``"2.11.2"``)."""
+    if sys.executable == AIRFLOW_PYTHON:
+        from importlib.metadata import version
+
+        return version("apache-airflow")
+    import subprocess
+
+    return subprocess.run(
+        [AIRFLOW_PYTHON, "-c", "import airflow; print(airflow.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Name the Airflow under test when it is not this venv's (``make lane-e2e-<lane>``)."""
+    if sys.executable == AIRFLOW_PYTHON:
+        return None
+    return f"the end-to-end tests run Airflow {airflow_under_test()} ({AIRFLOW_PYTHON})"
+
+
 @pytest.fixture(scope="session")
-def airflow_local_env(local_stack: LocalStack) -> dict[str, str]:
-    """Environment of a local Airflow wired to the test stack, with its metadata DB migrated."""
-    local_stack.migrate_airflow_db()
+def airflow_python() -> str:
+    """The interpreter of the Airflow under test (see ``AIRFLOW_PYTHON``)."""
+    return AIRFLOW_PYTHON
+
+
+@pytest.fixture(scope="session")
+def airflow_local_env(local_stack: LocalStack, airflow_python: str) -> dict[str, str]:
+    """Environment of a local Airflow wired to the test stack, with its metadata DB migrated by
+    the Airflow under test."""
+    local_stack.migrate_airflow_db(airflow_python)
     return local_stack.env
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -60,7 +59,7 @@ main()
 
 
 @pytest.fixture
-def run_dag(airflow_local_env: dict[str, str], tmp_path: Path) -> Any:
+def run_dag(airflow_local_env: dict[str, str], airflow_python: str, tmp_path: Path) -> Any:
     """Run the DAG once with ``airflow dags test`` (optionally with a trigger-form conf); own tables."""
     tables = tmp_path / "tables"
 
@@ -78,7 +77,7 @@ def run_dag(airflow_local_env: dict[str, str], tmp_path: Path) -> Any:
             "ORDER_TRACKING_RUN_DEADLINE_SECONDS": "0",  # `dags test` cannot evaluate deadlines
         }
         env |= {f"ORDER_TRACKING_{key.upper()}": value for key, value in settings.items()}
-        command = [sys.executable, "-m", "airflow", "dags", "test", DAG_ID]
+        command = [airflow_python, "-m", "airflow", "dags", "test", DAG_ID]
         if triggers_time_out_after is not None:
             command[1:3] = ["-c", TRIGGERS_TIME_OUT, str(triggers_time_out_after)]
         if conf is not None:
@@ -128,6 +127,7 @@ def _target(spark: Any, tables: Path) -> dict[str, tuple[str, datetime]]:
     return {r.tracking_num: (r.status, r.event_ts) for r in rows}
 
 
+@pytest.mark.lane_e2e
 def test_one_dag_run_loads_merges_and_archives_on_one_cluster(
     run_dag: Any, bucket: Any, gcs: Any, spark: Any, databricks: RunnerClient
 ) -> None:
@@ -190,6 +190,7 @@ def test_a_placeholder_or_a_sub_folder_object_does_not_start_a_run(
     assert run_dag.task_states() == ending("check_feed_freshness", *SPARK_STEPS)
 
 
+@pytest.mark.lane_e2e
 def test_a_dry_run_on_named_objects_validates_and_reports_without_writing(
     run_dag: Any, bucket: Any, gcs: Any
 ) -> None:
