@@ -400,6 +400,11 @@ class GcsEmulator:
             default_bucket=bucket,
             data_dir=str(data_dir) if data_dir else None,
         )
+        self.send_notifications(notifications)
+
+    def send_notifications(self, notifications: FinalizeNotifications | None) -> None:
+        """From the next write on, publish ``OBJECT_FINALIZE`` notifications this way (``None``: stop),
+        as adding or deleting a bucket's notification configuration does; also while serving."""
         setattr(self._server._storage, _NOTIFICATIONS, notifications)
 
     def start(self) -> GcsEmulator:

@@ -31,7 +31,7 @@ from typing import Any
 from local_stack.airflow_env import LOCAL_TOKEN, LocalStackAddresses, airflow_env, free_port
 from local_stack.airflow_services import AirflowServices, ServiceStartError, migrate_db
 from local_stack.databricks_runner import LocalDatabricks, RunnerServer
-from local_stack.gcs_emulator import GcsEmulator
+from local_stack.gcs_emulator import FinalizeNotifications, GcsEmulator
 from local_stack.runner_client import RunnerClient
 from local_stack.settings import BUCKET, DAG_ID
 
@@ -126,6 +126,17 @@ class LocalStack:
                     raise RuntimeError("the local stack is stopping: no SparkSession is started")
                 self._spark = self._spark_factory(self.gcs_url, self.warehouse)
             return self._spark
+
+    def send_finalize_notifications(self, notifications: FinalizeNotifications | None) -> None:
+        """Have the stack's GCS emulator publish Cloud Storage's ``OBJECT_FINALIZE`` notifications
+        (``None``: stop); the ``events`` mode's watcher pulls them (tests/live/test_event_driven.py).
+
+        Raises:
+            ValueError: the stack uses an emulator it did not start (``gcs_url``).
+        """
+        if self._emulator is None:
+            raise ValueError("this LocalStack uses an emulator it did not start: configure that one")
+        self._emulator.send_notifications(notifications)
 
     def migrate_airflow_db(self, python: str = sys.executable) -> None:
         """Create or upgrade the metadata DB of ``airflow_home`` (for ``airflow dags test``), with

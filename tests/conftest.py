@@ -209,3 +209,14 @@ def databricks_files() -> Iterator[RunnerServer]:
     server = RunnerServer(LocalDatabricks(no_spark, f"http://127.0.0.1:{port}"), port, LOCAL_TOKEN)
     yield server.start()
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator() -> Iterator[Any]:
+    """The official Pub/Sub emulator on a free loopback port, started once per worker (about 3 to
+    8 s here): for the local-stack tests of notifications and the live event-driven tests."""
+    from local_stack.pubsub_emulator import PubSubEmulator
+
+    with PubSubEmulator() as started:
+        print(f"Pub/Sub emulator answered {started.start_seconds:.1f} s after launch")
+        yield started

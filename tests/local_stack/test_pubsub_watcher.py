@@ -4,8 +4,8 @@ publishes Cloud Storage's notification to the official Pub/Sub emulator, and the
 DAG builds (``order_tracking.run_start``, the Google provider's ``PubsubPullTrigger``) pulls it in
 this process as the triggerer would, yields one event and acknowledges what it pulled.
 
-Not yet the live proof of issue 14 (a real scheduler and triggerer starting a run): this shows the
-watcher's settings, the emulator and the notification fit together.
+This shows the watcher's settings, the emulator and the notification fit together;
+``tests/live/test_event_driven.py`` shows a real scheduler and triggerer starting runs from them.
 """
 
 from __future__ import annotations
