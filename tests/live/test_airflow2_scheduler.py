@@ -33,7 +33,7 @@ pytestmark = [
     pytest.mark.spark,
     pytest.mark.skipif(
         not airflow_under_test().startswith("2."),
-        reason="Airflow 2 only (SLAs, `airflow dags backfill`): make lane-e2e-airflow-2.11",
+        reason="Airflow 2 only (SLAs, its own scheduler): make lane-e2e-airflow-2.11",
     ),
 ]
 DEADLINE_SECONDS = 15
