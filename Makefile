@@ -91,12 +91,12 @@ LANE_TESTS = tests/dags tests/plugins/test_alerts.py tests/plugins/test_run_star
 lane-%: .venv-%/.installed-stamp  ## one lane's tests, e.g. make lane-airflow-2.11
 	SPARK_LOCAL_IP=127.0.0.1 .venv-$*/bin/python -m pytest $(LANE_TESTS)
 
-lanes: $(addprefix lane-,$(LANES)) $(addprefix lane-e2e-,$(LANES_E2E))  ## every lane's tests
-
 # The end-to-end `airflow dags test` run on a lane's Airflow: the test process (this venv: the
 # emulator, the runner, Spark) starts the stack, and the lane's venv migrates its own metadata DB
-# and runs the DAG (tests marked lane_e2e in tests/test_end_to_end.py).
+# and runs the DAG (the tests marked lane_e2e; on 2.11 also its scheduler and triggerer).
 LANES_E2E = airflow-2.11
+lanes: $(addprefix lane-,$(LANES)) $(addprefix lane-e2e-,$(LANES_E2E))  ## every lane's tests
+
 lane-e2e-%: .venv-%/.installed-stamp venv jars  ## a lane's end-to-end run, e.g. make lane-e2e-airflow-2.11
 	ORDER_TRACKING_TEST_AIRFLOW_PYTHON=$(CURDIR)/.venv-$*/bin/python SPARK_LOCAL_IP=127.0.0.1 \
 	  $(PY) -m pytest -p no:cacheprovider -m lane_e2e tests/test_end_to_end.py tests/live/test_airflow2_scheduler.py
