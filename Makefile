@@ -97,7 +97,7 @@ lane-%: .venv-%/.installed-stamp  ## one lane's tests, e.g. make lane-airflow-2.
 LANES_E2E = airflow-2.11
 lanes: $(addprefix lane-,$(LANES)) $(addprefix lane-e2e-,$(LANES_E2E))  ## every lane's tests
 
-lane-e2e-%: .venv-%/.installed-stamp venv jars  ## a lane's end-to-end run, e.g. make lane-e2e-airflow-2.11
+lane-e2e-%: .venv-%/.installed-stamp prereqs venv jars  ## a lane's end-to-end run, e.g. make lane-e2e-airflow-2.11
 	ORDER_TRACKING_TEST_AIRFLOW_PYTHON=$(CURDIR)/.venv-$*/bin/python SPARK_LOCAL_IP=127.0.0.1 \
 	  $(PY) -m pytest -p no:cacheprovider -m lane_e2e tests/test_end_to_end.py tests/live/test_airflow2_scheduler.py
 

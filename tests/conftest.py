@@ -8,7 +8,6 @@ import time, before any test module imports Airflow.
 from __future__ import annotations
 
 import atexit
-import functools
 import json
 import os
 import shutil
@@ -43,6 +42,7 @@ from local_stack.gcs_emulator import emulator_client  # noqa: E402
 from local_stack.local_stack import LocalStack  # noqa: E402
 from local_stack.runner_client import RunnerClient  # noqa: E402
 from local_stack.settings import BUCKET  # noqa: E402
+from tests.airflow_under_test import AIRFLOW_PYTHON, airflow_under_test  # noqa: E402
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
@@ -125,28 +125,6 @@ def generated_code(spark: Any) -> Iterator[None]:
 def databricks(local_stack: LocalStack, spark: Any) -> RunnerClient:
     """The local Databricks runner, read through its API; it executes tasks on the shared SparkSession."""
     return local_stack.runner
-
-
-# The Python whose Airflow runs ``airflow dags test`` in the end-to-end tests: this venv's by default;
-# ``make lane-e2e-<lane>`` points it at a lane's venv (another Airflow line, same stack and Spark).
-AIRFLOW_PYTHON = os.environ.get("ORDER_TRACKING_TEST_AIRFLOW_PYTHON") or sys.executable
-
-
-@functools.cache
-def airflow_under_test() -> str:
-    """The version of the Airflow ``AIRFLOW_PYTHON`` runs (``"3.3.1"``, ``"2.11.2"``)."""
-    if sys.executable == AIRFLOW_PYTHON:
-        from importlib.metadata import version
-
-        return version("apache-airflow")
-    import subprocess
-
-    return subprocess.run(
-        [AIRFLOW_PYTHON, "-c", "import airflow; print(airflow.__version__)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:

@@ -22,7 +22,7 @@ from deploy.composer import (
     provider_requirements,
     split_gcs_prefix,
 )
-from tests.conftest import BUCKET
+from local_stack.settings import BUCKET
 from tests.deploy.conftest import Lines, run_failing_command
 
 # requirements.txt also pins the Google provider, which Composer ships: it is never required.

@@ -1,9 +1,9 @@
 """Airflow 2's services from a lane's venv, on the test session's stack (``make lane-e2e-airflow-2.11``).
 
 Airflow 2 has no api-server and no REST API v2: its scheduler parses the DAG files itself (and
-checks SLAs there, in its DAG processor), the triggerer runs deferred tasks, and the CLI runs
-backfills in its own process. So this starts ``airflow scheduler`` and ``airflow triggerer`` of the
-lane's Python and reads runs, task instances and SLA misses from the metadata DB (SQLite) directly.
+checks SLAs there, in its DAG processor) and the triggerer runs deferred tasks. So this starts
+``airflow scheduler`` and ``airflow triggerer`` of the lane's Python and reads runs and SLA misses
+from the metadata DB (SQLite) directly.
 SQLite allows Airflow 2 only the ``SequentialExecutor`` (one task at a time, in the scheduler).
 """
 
@@ -134,6 +134,9 @@ class Airflow2Services:
         for proc in self.processes.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=grace)
+        # task processes started since the first look (Airflow 2 gives them process groups of their own)
+        leftovers += descendants([proc.pid for proc in self.processes.values() if proc.poll() is None])
+        for proc in self.processes.values():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()

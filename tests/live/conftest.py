@@ -97,7 +97,7 @@ def test_artifacts() -> Path:
 def chromium_browser() -> Iterator[Any]:
     """Headless Debian chromium driven by Playwright (one browser per session)."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: apt-get install chromium (.ci/run does)")
+        pytest.fail(f"{CHROMIUM} missing: apt-get install chromium (make prereqs, .ci/prereqs, does)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

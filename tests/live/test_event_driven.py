@@ -4,7 +4,8 @@ The session's GCS emulator publishes Cloud Storage's ``OBJECT_FINALIZE`` notific
 staging prefix to a topic on the official Pub/Sub emulator (as ``make deploy-pubsub`` configures a
 real bucket); the live Airflow's triggerer runs the DAG's ``AssetWatcher`` (the Google provider's
 ``PubsubPullTrigger``) on a subscription of it. A drop starts an asset-triggered run that loads
-it; the same message delivered again starts a run that loads nothing twice.
+it; the same message delivered again starts a run that loads nothing twice; a burst of uploads is
+batched into a handful of runs; an upload whose message is lost is loaded by the safety schedule.
 """
 
 from __future__ import annotations
